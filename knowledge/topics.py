@@ -1,0 +1,163 @@
+"""The curated topics: one YAML file each, validated strictly (see knowledge/README.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_ANSWER_WORDS = 45
+MIN_QUESTIONS = 3
+PLACEHOLDERS = frozenset(
+    {"operator_name", "operator_address", "operator_phone", "operator_email", "operator_website", "opening_hours"}
+)
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_URL_IN_SPEECH = re.compile(r"https?://|www\.|\.(de|com|eu|org)\b/?", re.IGNORECASE)
+_BRACES = re.compile(r"\{([^{}]*)\}")
+_TOPIC_KEYS = {"id", "title", "checked", "sources", "answers"}
+_LANGUAGE_KEYS = {"answer", "questions", "details"}
+
+
+class TopicError(ValueError):
+    """A topic file breaks a rule: names the file, the field and the problem."""
+
+    def __init__(self, path: Path, field: str, problem: str) -> None:
+        super().__init__(f"{path}: {field}: {problem}")
+        self.path, self.field, self.problem = path, field, problem
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class LocalizedAnswer:
+    answer: str
+    questions: tuple[str, ...]
+    details: str = ""
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+    checked: date
+    sources: tuple[Source, ...]
+    answers: Mapping[str, LocalizedAnswer]
+
+
+def load_topics(directory: Path, languages: Iterable[str]) -> list[Topic]:
+    """Load and validate every `*.yaml` in `directory`; the first broken file raises `TopicError`."""
+    languages = tuple(languages)
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise TopicError(directory, "-", "no topic files (*.yaml) found")
+    return [parse_topic(path, languages) for path in files]
+
+
+def content_digest(directory: Path) -> str:
+    """A digest of every topic file, so the index is rebuilt exactly when the content changes."""
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.yaml")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def parse_topic(path: Path, languages: tuple[str, ...]) -> Topic:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise TopicError(path, "-", f"not valid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise TopicError(path, "-", "not UTF-8 text") from None
+    if not isinstance(raw, dict):
+        raise TopicError(path, "-", "must be a mapping with id, title, checked, sources, answers")
+    missing = _TOPIC_KEYS - raw.keys()
+    if missing:
+        raise TopicError(path, sorted(missing)[0], "missing")
+    unknown = raw.keys() - _TOPIC_KEYS
+    if unknown:
+        raise TopicError(path, sorted(unknown)[0], f"unknown field; allowed: {', '.join(sorted(_TOPIC_KEYS))}")
+    topic_id = _text(path, "id", raw["id"])
+    if not _ID.match(topic_id) or topic_id != path.stem:
+        raise TopicError(path, "id", f"{topic_id!r} must be lowercase-with-dashes and equal the file name")
+    checked = raw["checked"]
+    if not isinstance(checked, date):
+        raise TopicError(path, "checked", f"{checked!r} is not a date YYYY-MM-DD")
+    return Topic(
+        id=topic_id,
+        title=_text(path, "title", raw["title"]),
+        checked=checked,
+        sources=_sources(path, raw["sources"]),
+        answers=_answers(path, raw["answers"], languages),
+    )
+
+
+def _text(path: Path, field: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise TopicError(path, field, "must be non-empty text")
+    return " ".join(value.split())
+
+
+def _sources(path: Path, value: Any) -> tuple[Source, ...]:
+    if not isinstance(value, list) or not value:
+        raise TopicError(path, "sources", "at least one source (title and url) is required")
+    sources = []
+    for index, item in enumerate(value):
+        field = f"sources[{index}]"
+        if not isinstance(item, dict):
+            raise TopicError(path, field, "must be a mapping with title and url")
+        url = _text(path, f"{field}.url", item.get("url"))
+        if not url.startswith(("http://", "https://")):
+            raise TopicError(path, f"{field}.url", f"{url!r} is not an http(s) URL")
+        sources.append(Source(_text(path, f"{field}.title", item.get("title")), url))
+    return tuple(sources)
+
+
+def _answers(path: Path, value: Any, languages: tuple[str, ...]) -> dict[str, LocalizedAnswer]:
+    if not isinstance(value, dict):
+        raise TopicError(path, "answers", "must map each language code to answer, questions, details")
+    for language in languages:
+        if language not in value:
+            raise TopicError(path, f"answers.{language}", "missing language")
+    return {
+        language: _localized(path, f"answers.{language}", value[language]) for language in languages
+    }
+
+
+def _localized(path: Path, field: str, value: Any) -> LocalizedAnswer:
+    if not isinstance(value, dict):
+        raise TopicError(path, field, "must be a mapping with answer, questions and optional details")
+    unknown = value.keys() - _LANGUAGE_KEYS
+    if unknown:
+        raise TopicError(path, f"{field}.{sorted(unknown)[0]}", "unknown field; allowed: answer, questions, details")
+    answer = _text(path, f"{field}.answer", value.get("answer"))
+    words = len(answer.split())
+    if words > MAX_ANSWER_WORDS:
+        raise TopicError(path, f"{field}.answer", f"{words} words; a spoken answer has at most {MAX_ANSWER_WORDS}")
+    if _URL_IN_SPEECH.search(answer) or "|" in answer:
+        raise TopicError(path, f"{field}.answer", "a spoken answer must not contain URLs or tables")
+    questions = value.get("questions")
+    if not isinstance(questions, list) or len(questions) < MIN_QUESTIONS:
+        raise TopicError(path, f"{field}.questions", f"at least {MIN_QUESTIONS} example questions are required")
+    details = value.get("details") or ""
+    for name, text in (("answer", answer), ("details", details if isinstance(details, str) else "")):
+        for placeholder in _BRACES.findall(text):
+            if placeholder not in PLACEHOLDERS:
+                raise TopicError(
+                    path, f"{field}.{name}", f"unknown placeholder {{{placeholder}}}; allowed: {sorted(PLACEHOLDERS)}"
+                )
+    return LocalizedAnswer(
+        answer=answer,
+        questions=tuple(_text(path, f"{field}.questions[{i}]", q) for i, q in enumerate(questions)),
+        details=_text(path, f"{field}.details", details) if details else "",
+    )

@@ -1,0 +1,253 @@
+"""One conversation's decisions: language, intents, retrieval, and what to say (answer, clarify, transfer...).
+
+The same `Dialogue` serves `hotline ask`, `hotline call`, the phone and the widget; each call keeps its own
+`Conversation` state.
+
+>>> dialogue = Dialogue.from_settings(settings, knowledge_base)
+>>> reply = dialogue.respond(Conversation(), "Wo muss ich mich anmelden?", at=now)
+>>> reply.action, reply.language
+('answer', 'de')
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hotline.settings import Settings
+from knowledge.retrieval import KnowledgeBase, Match
+from knowledge.topics import Source, Topic
+from pipeline.intents import IntentMatcher
+from pipeline.language import LanguageGuess, LanguageIdentifier, sticky_language
+from pipeline.opening_hours import OpeningHours
+from pipeline.phrases import Phrases
+
+ACTIONS = ("answer", "clarify", "transfer", "closed", "goodbye")
+EMERGENCY_TOPIC = "emergency-numbers"
+_URL = re.compile(r"\s*\(?https?://\S+|\s*\(?www\.\S+")
+
+
+@dataclass(frozen=True)
+class Reply:
+    language: str
+    action: str
+    answer: str  # exactly the text to speak
+    topic: str | None = None
+    sources: tuple[Source, ...] = ()
+    confidence: float = 0.0
+    intent: str | None = None
+    details: str = ""
+    question: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def unanswered(self) -> bool:
+        """The hotline could not help with a question (a knowledge gap for staff to see)."""
+        return self.action == "clarify" and self.intent is None and bool(self.question)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sources"] = [{"title": s.title, "url": s.url} for s in self.sources]
+        data["confidence"] = round(self.confidence, 3)
+        data["timings_ms"] = {k: round(v, 1) for k, v in self.timings_ms.items()}
+        data["unanswered"] = self.unanswered
+        return data
+
+
+@dataclass
+class Conversation:
+    """What the dialogue remembers within one call."""
+
+    language: str | None = None
+    forced_language: bool = False
+    last: Reply | None = None
+    turns: int = 0
+
+    @classmethod
+    def in_language(cls, language: str | None) -> Conversation:
+        return cls(language=language, forced_language=language is not None)
+
+
+class Dialogue:
+    def __init__(
+        self,
+        settings: Settings,
+        knowledge: KnowledgeBase,
+        hours: OpeningHours,
+        phrases: Phrases,
+        intents: IntentMatcher,
+        identifier: LanguageIdentifier,
+    ) -> None:
+        self.settings = settings
+        self.knowledge = knowledge
+        self.hours = hours
+        self.phrases = phrases
+        self.intents = intents
+        self.identifier = identifier
+        self.served = settings.languages
+
+    @classmethod
+    def from_settings(cls, settings: Settings, knowledge: KnowledgeBase) -> Dialogue:
+        config = settings.root / "config"
+        served = settings.languages
+        return cls(
+            settings,
+            knowledge,
+            OpeningHours.from_config(settings.opening_hours),
+            Phrases.from_file(config / "phrases.yaml", served),
+            IntentMatcher.from_file(config / "intents.yaml", served),
+            LanguageIdentifier(served),
+        )
+
+    # --- the turn -------------------------------------------------------------------------------------
+    def respond(
+        self, conversation: Conversation, text: str, at: datetime, spoken: dict[str, float] | None = None
+    ) -> Reply:
+        started = time.perf_counter()
+        question = clean_question(text, self.settings.knowledge.max_question_chars)
+        reply = self._decide(conversation, question, at, spoken)
+        reply.timings_ms["dialogue"] = (time.perf_counter() - started) * 1000
+        conversation.language = reply.language
+        conversation.turns += 1
+        if reply.intent not in ("repeat", "details"):
+            conversation.last = reply
+        return reply
+
+    def _decide(self, conversation: Conversation, question: str, at: datetime, spoken: dict[str, float] | None) -> Reply:
+        fallback = conversation.language or self.settings.default_language
+        if not question:
+            return Reply(fallback, "clarify", self.phrases.say(fallback, "clarify_empty"), intent="empty")
+        guess = self.identifier.identify(question, spoken)
+        language = fallback if conversation.forced_language else sticky_language(
+            conversation.language, guess, question, fallback
+        )
+        intents = self.intents.match(question)
+        if "emergency" in intents.intents:
+            return self._emergency(language, question)
+        if intents.switch_to and intents.switch_to != conversation.language:
+            conversation.forced_language = True
+            return Reply(intents.switch_to, "answer", self.phrases.say(intents.switch_to, "language_switched"),
+                         intent="switch_language", question=question)
+        for intent in intents.intents:
+            reply = self._small_talk(intent, conversation, language, question, at)
+            if reply:
+                return reply
+        if not conversation.forced_language and guess.unserved and (conversation.language is None):
+            return self._unserved(question, guess)
+        return self._retrieve(language, question)
+
+    # --- the outcomes ---------------------------------------------------------------------------------
+    def _emergency(self, language: str, question: str) -> Reply:
+        topic = self.knowledge.topics.get(EMERGENCY_TOPIC)
+        return Reply(language, "answer", self.phrases.say(language, "emergency"), topic=topic and topic.id,
+                     sources=topic.sources if topic else (), confidence=1.0, intent="emergency", question=question)
+
+    def _small_talk(self, intent: str, conversation: Conversation, language: str, question: str,
+                    at: datetime) -> Reply | None:
+        say = self.phrases.say
+        if intent == "human":
+            return self.staff(language, at, question)
+        if intent == "goodbye":
+            return Reply(language, "goodbye", say(language, "goodbye"), intent=intent, question=question)
+        if intent == "thanks":
+            return Reply(language, "answer", say(language, "thanks"), intent=intent, question=question)
+        last = conversation.last
+        if intent == "repeat":
+            if last is None:
+                return Reply(language, "clarify", say(language, "nothing_to_repeat"), intent=intent, question=question)
+            return Reply(last.language, last.action, last.answer, last.topic, last.sources, last.confidence,
+                         intent=intent, details=last.details, question=question)
+        if intent == "details":
+            topic = self.knowledge.topics.get(last.topic) if last and last.topic else None
+            details = topic.answers[language].details if topic and language in topic.answers else ""
+            if not topic or not details:
+                return Reply(language, "clarify", say(language, "no_details"), intent=intent, question=question)
+            spoken = _URL.sub("", self.render(details, language)).strip()
+            return Reply(language, "answer", spoken, topic.id, topic.sources, 1.0, intent=intent,
+                         details=self.render(details, language), question=question)
+        return None
+
+    def staff(self, language: str, at: datetime, question: str = "") -> Reply:
+        """A request for a person: transfer while open, else when we open next (and a callback)."""
+        if self.hours.is_open(at):
+            return Reply(language, "transfer", self.phrases.say(language, "transfer"), intent="human",
+                         question=question)
+        return Reply(language, "closed", self.closed_text(language, at), intent="human", question=question)
+
+    def closed_text(self, language: str, at: datetime) -> str:
+        opening = self.hours.next_opening(at)
+        local_now = self.hours.local(at)
+        when = self.phrases.when(language, opening, local_now) if opening else "?"
+        return self.phrases.say(language, "closed", next_opening=when)
+
+    def _unserved(self, question: str, guess: LanguageGuess) -> Reply:
+        english = "en" if "en" in self.served else self.settings.default_language
+        note = self.phrases.say(english, "unsupported_language",
+                                languages=self.phrases.language_names(self.served, english))
+        reply = self._retrieve(english, question)
+        if reply.action == "answer":
+            return Reply(english, "answer", f"{note} {reply.answer}", reply.topic, reply.sources, reply.confidence,
+                         intent="unserved_language", details=reply.details, question=question,
+                         timings_ms=reply.timings_ms)
+        return Reply(english, "clarify", note, intent="unserved_language", question=question,
+                     timings_ms=reply.timings_ms)
+
+    def _retrieve(self, language: str, question: str) -> Reply:
+        started = time.perf_counter()
+        match = self.knowledge.search(question)
+        timings = {"retrieval": (time.perf_counter() - started) * 1000}
+        return self.reply_for(match, language, timings)
+
+    def reply_for(self, match: Match, language: str, timings: dict[str, float]) -> Reply:
+        best = match.best
+        thresholds = self.settings.knowledge
+        if best and best.confidence >= thresholds.answer_threshold:
+            return self.answer(best.topic, language, best.confidence, match.question, timings)
+        if best and best.confidence >= thresholds.clarify_threshold:
+            return Reply(language, "clarify", self.phrases.say(language, "clarify_low"), best.topic.id,
+                         confidence=best.confidence, question=match.question, timings_ms=timings)
+        return Reply(language, "clarify", self.phrases.say(language, "no_answer"),
+                     confidence=best.confidence if best else 0.0, question=match.question, timings_ms=timings)
+
+    def answer(self, topic: Topic, language: str, confidence: float, question: str,
+               timings: dict[str, float] | None = None) -> Reply:
+        localized = topic.answers[language]
+        return Reply(language, "answer", self.render(localized.answer, language), topic.id, topic.sources,
+                     confidence, details=self.render(localized.details, language), question=question,
+                     timings_ms=timings or {})
+
+    def render(self, text: str, language: str) -> str:
+        """Fill in the operator's facts from config; they are never written into the topics' prose."""
+        if "{" not in text:
+            return text
+        operator = self.settings.operator
+        return text.format(
+            operator_name=operator.name, operator_address=operator.address, operator_phone=operator.phone,
+            operator_email=operator.email, operator_website=operator.website,
+            opening_hours=self.phrases.opening_hours(language, self.hours),
+        )
+
+
+def clean_question(text: str, limit: int) -> str:
+    """Drop control and format characters, collapse whitespace, and cut at `limit` characters (on a word)."""
+    visible = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+    words = " ".join(visible.split())
+    if len(words) <= limit:
+        return words
+    cut = words[:limit]
+    return cut.rsplit(" ", 1)[0] if " " in cut else cut
+
+
+def load_dialogue(settings: Settings, index_dir: Path | None = None) -> Dialogue:
+    """Open the knowledge base (rebuilding a stale index) and wire the dialogue for `settings`."""
+    knowledge = KnowledgeBase.open(
+        settings.path(settings.knowledge.topics_dir),
+        index_dir or settings.cache_dir / "index",
+        settings.languages,
+    )
+    return Dialogue.from_settings(settings, knowledge)
