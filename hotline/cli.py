@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dialogue(settings: Settings):  # noqa: ANN202 - heavy import kept local so `--help` stays fast
+def _dialogue(settings: Settings):
     from knowledge.topics import TopicError
     from pipeline.dialogue import load_dialogue
 

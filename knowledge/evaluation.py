@@ -30,12 +30,17 @@ class LanguageScores:
     misses: tuple[tuple[str, str, str], ...]  # (question, expected topic, retrieved topic)
 
 
-def load_eval_set(directory: Path, known_topics: set[str]) -> list[EvalQuestion]:
+def load_eval_set(directory: Path, known_topics: set[str], unanswerable: bool = False) -> list[EvalQuestion]:
+    """The held-out questions per topic; with `unanswerable`, instead those no topic answers (topic "")."""
     questions = []
     for path in sorted(directory.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         topic = data.get("topic")
-        if topic not in known_topics:
+        if (topic is None) != unanswerable:
+            continue
+        if topic is None:
+            topic = ""
+        elif topic not in known_topics:
             raise ValueError(f"{path}: topic {topic!r} is not a known topic")
         for row in data.get("questions", []):
             questions.append(EvalQuestion(topic, str(row["lang"]), str(row["text"])))
@@ -45,7 +50,7 @@ def load_eval_set(directory: Path, known_topics: set[str]) -> list[EvalQuestion]
 def evaluate(knowledge: KnowledgeBase, questions: list[EvalQuestion]) -> list[LanguageScores]:
     by_language: dict[str, list[tuple[EvalQuestion, list[str]]]] = defaultdict(list)
     for question in questions:
-        ranked = [hit.topic.id for hit in knowledge.search(question.text, top_k=10).hits]
+        ranked = [hit.topic.id for hit in knowledge.search(question.text, top_k=10, language=question.language).hits]
         by_language[question.language].append((question, ranked))
     recall = DocumentRecallEvaluator(mode="single_hit")
     mrr = DocumentMRREvaluator()

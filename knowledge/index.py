@@ -18,8 +18,10 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 from knowledge.embedder import E5DocumentEmbedder
 from knowledge.topics import Topic, content_digest, load_topics
 
-INDEX_VERSION = 2  # bump when the document layout changes, so old caches are rebuilt
+INDEX_VERSION = 3  # bump when the document layout changes, so old caches are rebuilt
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+")
+_MIN_DETAIL_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,8 @@ class IndexManifest:
 
 
 def topic_documents(topics: Iterable[Topic]) -> list[Document]:
-    """Each example question is a document, and so is each answer with its title, in every language."""
+    """Each example question is a document, so is each answer with its title, and each sentence of the details
+    (names of towns and offices often appear only there), in every language."""
     documents = []
     for topic in topics:
         for language, localized in topic.answers.items():
@@ -44,6 +47,12 @@ def topic_documents(topics: Iterable[Topic]) -> list[Document]:
             documents.append(
                 Document(id=f"{topic.id}/{language}/a", content=f"{topic.title}. {answer}", meta=meta | {"kind": "answer"})
             )
+            details = _PLACEHOLDER.sub("", localized.details)
+            for number, sentence in enumerate(_SENTENCE_END.split(details)):
+                if len(sentence) >= _MIN_DETAIL_CHARS:
+                    documents.append(
+                        Document(id=f"{topic.id}/{language}/d{number}", content=sentence, meta=meta | {"kind": "detail"})
+                    )
     return documents
 
 

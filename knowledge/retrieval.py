@@ -8,12 +8,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from haystack import Document, Pipeline, component
+from haystack import Document, Pipeline, component, default_from_dict, default_to_dict
 from haystack.components.joiners import DocumentJoiner
 from haystack.components.retrievers.in_memory import InMemoryBM25Retriever, InMemoryEmbeddingRetriever
 from haystack.document_stores.in_memory import InMemoryDocumentStore
@@ -22,7 +23,8 @@ from knowledge.embedder import E5TextEmbedder
 from knowledge.index import IndexStore, build_index
 from knowledge.topics import Topic, content_digest, load_topics
 
-CANDIDATES = 30  # documents each retriever contributes to the fusion
+CANDIDATES = 30  # documents BM25 contributes to the fusion
+DENSE_CANDIDATES = 150  # the dense side needs more: a topic's evidence is spread over many documents
 
 
 @dataclass(frozen=True)
@@ -45,51 +47,55 @@ class Match:
 
 @component
 class TopicRanker:
-    """Folds fused document rankings into a topic ranking with a confidence.
+    """Folds document rankings into a topic ranking with a confidence.
 
-    The fused (RRF) score orders topics; it is not comparable across questions, so the confidence comes from
-    the e5 cosine of the topic's best document, mapped linearly from `floor` (unrelated text) to `ceiling`
-    (a paraphrase), and reduced when the runner-up topic is nearly as close (an ambiguous question).
+    A topic is supported by several documents (its example questions, answer and detail sentences in ten
+    languages). Its dense evidence is a soft maximum (log-sum-exp at `temperature`) over their e5 cosines,
+    so a topic matched by several paraphrases beats one matched by a single lucky sentence. That ranking is
+    fused with the topics' order in the RRF-joined list (BM25 and dense), weighted `fused_weight`.
+
+    Fused scores are not comparable across questions, so the confidence comes from the cosine of the top
+    topic's best document, mapped linearly from `floor` (unrelated) to `ceiling` (a paraphrase), and is
+    reduced when the runner-up topic is nearly as strong (an ambiguous question).
     """
 
-    def __init__(self, floor: float = 0.80, ceiling: float = 0.92, margin: float = 0.02) -> None:
+    def __init__(self, floor: float = 0.84, ceiling: float = 0.92, margin: float = 0.02,
+                 temperature: float = 0.03, fused_weight: float = 0.1) -> None:
         self.floor, self.ceiling, self.margin = floor, ceiling, margin
+        self.temperature, self.fused_weight = temperature, fused_weight
 
     @component.output_types(topics=list[dict])
     def run(self, documents: list[Document], dense_documents: list[Document]) -> dict[str, Any]:
-        fused: dict[str, float] = {}
-        for document in documents:
-            topic = document.meta["topic"]
-            fused[topic] = max(fused.get(topic, 0.0), document.score or 0.0)
-        cosine: dict[str, float] = {}
+        cosines: dict[str, list[float]] = {}
         for document in dense_documents:
-            topic = document.meta["topic"]
-            cosine[topic] = max(cosine.get(topic, -1.0), document.score or 0.0)
-        ranked = sorted(fused, key=lambda t: (fused[t], cosine.get(t, 0.0)), reverse=True)
+            cosines.setdefault(document.meta["topic"], []).append(float(document.score or 0.0))
+        soft = {t: self.temperature * math.log(sum(math.exp(c / self.temperature) for c in cs))
+                for t, cs in cosines.items()}
+        fused_order = list(dict.fromkeys(d.meta["topic"] for d in documents))
+        dense_order = sorted(soft, key=soft.__getitem__, reverse=True)
+        score: dict[str, float] = {}
+        for weight, order in ((1 - self.fused_weight, dense_order), (self.fused_weight, fused_order)):
+            for rank, topic in enumerate(order):
+                score[topic] = score.get(topic, 0.0) + weight / (60 + rank)
+        ranked = sorted(score, key=score.__getitem__, reverse=True)
         topics = []
         for rank, topic in enumerate(ranked):
-            similarity = cosine.get(topic, 0.0)
+            similarity = max(cosines.get(topic, [0.0]))
             confidence = (similarity - self.floor) / (self.ceiling - self.floor)
             if rank == 0 and len(ranked) > 1:
-                runner_up = max(cosine.get(t, 0.0) for t in ranked[1:])
-                gap = similarity - runner_up
+                gap = soft.get(topic, 0.0) - max(soft.get(t, 0.0) for t in ranked[1:])
                 if gap < self.margin:
                     confidence -= (self.margin - gap) / self.margin * 0.25
-            topics.append(
-                {"topic": topic, "confidence": min(1.0, max(0.0, confidence)),
-                 "similarity": similarity, "fused_score": fused[topic]}
-            )
+            topics.append({"topic": topic, "confidence": min(1.0, max(0.0, confidence)),
+                           "similarity": similarity, "fused_score": score[topic]})
         return {"topics": topics}
 
     def to_dict(self) -> dict[str, Any]:
-        from haystack import default_to_dict
-
-        return default_to_dict(self, floor=self.floor, ceiling=self.ceiling, margin=self.margin)
+        return default_to_dict(self, floor=self.floor, ceiling=self.ceiling, margin=self.margin,
+                               temperature=self.temperature, fused_weight=self.fused_weight)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TopicRanker:
-        from haystack import default_from_dict
-
         return default_from_dict(cls, data)
 
 
@@ -99,8 +105,8 @@ def build_retrieval_pipeline(store: InMemoryDocumentStore, candidates: int = CAN
     pipeline = Pipeline()
     pipeline.add_component("bm25", InMemoryBM25Retriever(store, top_k=candidates))
     pipeline.add_component("embedder", E5TextEmbedder())
-    pipeline.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=candidates))
-    pipeline.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=2 * candidates))
+    pipeline.add_component("dense", InMemoryEmbeddingRetriever(store, top_k=DENSE_CANDIDATES))
+    pipeline.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=DENSE_CANDIDATES))
     pipeline.add_component("ranker", TopicRanker())
     pipeline.connect("embedder.embedding", "dense.query_embedding")
     pipeline.connect("bm25.documents", "joiner.documents")
@@ -131,11 +137,16 @@ class KnowledgeBase:
             build_index(topics_dir, languages, index)
         return cls(load_topics(topics_dir, languages), index.load())
 
-    def search(self, question: str, top_k: int = 5) -> Match:
+    def search(self, question: str, top_k: int = 5, language: str | None = None) -> Match:
+        """Rank topics for `question`. With `language`, BM25 looks only at that language's documents (words
+        of other languages are noise to it); the dense side always searches every language."""
         text = question.strip()
         if not text:
             return Match(question)
-        result = self.pipeline.run({"bm25": {"query": text}, "embedder": {"text": text}})
+        bm25: dict[str, Any] = {"query": text}
+        if language:
+            bm25["filters"] = {"field": "meta.lang", "operator": "==", "value": language}
+        result = self.pipeline.run({"bm25": bm25, "embedder": {"text": text}})
         hits = tuple(
             TopicHit(self.topics[row["topic"]], row["confidence"], row["similarity"], row["fused_score"])
             for row in result["ranker"]["topics"][:top_k]

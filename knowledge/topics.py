@@ -83,10 +83,10 @@ def parse_topic(path: Path, languages: tuple[str, ...]) -> Topic:
         raise TopicError(path, "-", "must be a mapping with id, title, checked, sources, answers")
     missing = _TOPIC_KEYS - raw.keys()
     if missing:
-        raise TopicError(path, sorted(missing)[0], "missing")
+        raise TopicError(path, min(missing), "missing")
     unknown = raw.keys() - _TOPIC_KEYS
     if unknown:
-        raise TopicError(path, sorted(unknown)[0], f"unknown field; allowed: {', '.join(sorted(_TOPIC_KEYS))}")
+        raise TopicError(path, min(unknown), f"unknown field; allowed: {', '.join(sorted(_TOPIC_KEYS))}")
     topic_id = _text(path, "id", raw["id"])
     if not _ID.match(topic_id) or topic_id != path.stem:
         raise TopicError(path, "id", f"{topic_id!r} must be lowercase-with-dashes and equal the file name")
@@ -139,7 +139,7 @@ def _localized(path: Path, field: str, value: Any) -> LocalizedAnswer:
         raise TopicError(path, field, "must be a mapping with answer, questions and optional details")
     unknown = value.keys() - _LANGUAGE_KEYS
     if unknown:
-        raise TopicError(path, f"{field}.{sorted(unknown)[0]}", "unknown field; allowed: answer, questions, details")
+        raise TopicError(path, f"{field}.{min(unknown)}", "unknown field; allowed: answer, questions, details")
     answer = _text(path, f"{field}.answer", value.get("answer"))
     words = len(answer.split())
     if words > MAX_ANSWER_WORDS:

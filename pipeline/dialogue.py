@@ -199,7 +199,7 @@ class Dialogue:
 
     def _retrieve(self, language: str, question: str) -> Reply:
         started = time.perf_counter()
-        match = self.knowledge.search(question)
+        match = self.knowledge.search(question, language=language)
         timings = {"retrieval": (time.perf_counter() - started) * 1000}
         return self.reply_for(match, language, timings)
 

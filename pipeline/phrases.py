@@ -25,7 +25,7 @@ class Phrases:
         for language in served:
             entry = table.get(language)
             if not isinstance(entry, dict):
-                raise ValueError(f"phrases: language {language!r} is missing")
+                raise ValueError(f"phrases: language {language!r} is missing")  # noqa: TRY004 - a config error, not a caller passing the wrong type
             missing = [key for key in REQUIRED if key not in entry]
             if missing:
                 raise ValueError(f"phrases.{language}: missing {missing}")

@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
-from hotline.settings import Settings, load_settings  # noqa: E402
+from hotline.settings import Settings, load_settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,95 @@
+"""`hotline ask`, `ingest` and `eval` as a user runs them: real processes, real index."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HOTLINE = [sys.executable, "-m", "hotline.cli"]
+
+
+def run(*args, env=None, stdin=None):
+    return subprocess.run([*HOTLINE, *args], capture_output=True, text=True, cwd=ROOT, input=stdin,
+                          env={**os.environ, **(env or {})}, timeout=300, check=False)
+
+
+def test_ask_prints_the_documented_json(knowledge):  # `knowledge` makes sure the index is built
+    done = run("ask", "Wie viel kostet das Deutschlandticket?", "--json", "--at", "2026-12-01T10:00")
+    assert done.returncode == 0, done.stderr
+    reply = json.loads(done.stdout)
+    assert {"language", "action", "answer", "topic", "sources", "confidence", "timings_ms"} <= reply.keys()
+    assert (reply["language"], reply["action"], reply["topic"]) == ("de", "answer", "deutschlandticket")
+    assert "63" in reply["answer"]
+    assert reply["sources"][0]["url"].startswith("http")
+
+
+def test_ask_from_stdin_prints_one_json_line_per_question_in_order(knowledge):
+    questions = "How much is the Deutschlandticket?\nPlease repeat that\nI want to speak to a person\n"
+    done = run("ask", "-", "--at", "2026-11-29T11:00", stdin=questions)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["intent"] for line in lines] == [None, "repeat", "human"]
+    assert lines[1]["answer"] == lines[0]["answer"]
+    assert lines[2]["action"] == "closed"
+
+
+def test_ask_refuses_an_unserved_language_and_a_bad_time():
+    assert "not served" in run("ask", "hi", "--lang", "it").stderr
+    assert "ISO time" in run("ask", "hi", "--at", "next tuesday").stderr
+
+
+def test_a_broken_config_stops_with_the_key(tmp_path):
+    done = run("ask", "hi", env={"HOTLINE__SERVER__PORT": "not-a-port"})
+    assert done.returncode == 2 and "server.port" in done.stderr
+
+
+@pytest.fixture()
+def small_kb(tmp_path):
+    topics = tmp_path / "topics"
+    topics.mkdir()
+    for name in ("blue-card", "tax-id"):
+        shutil.copy(ROOT / "knowledge" / "topics" / f"{name}.yaml", topics)
+    env = {"HOTLINE__KNOWLEDGE__TOPICS_DIR": str(topics), "HOTLINE__PATHS__CACHE": str(tmp_path / "cache")}
+    built = run("ingest", env=env)
+    assert built.returncode == 0, built.stderr
+    return topics, env, tmp_path / "cache" / "index" / "manifest.json"
+
+
+@pytest.mark.parametrize(
+    ("break_it", "field", "problem"),
+    [
+        (lambda t: t.replace("  ro:\n", "  xx:\n"), "answers.ro", "missing language"),
+        (lambda t: t.split("sources:")[0] + "sources: []\n" + "answers:" + t.split("answers:", 1)[1],
+         "sources", "at least one source"),
+        (lambda t: t.replace("checked: ", "checked: soon #", 1), "checked", "not a date"),
+    ],
+)
+def test_ingest_rejects_a_broken_topic_naming_file_and_field_and_keeps_the_index(small_kb, break_it, field, problem):
+    topics, env, manifest = small_kb
+    before = manifest.read_text()
+    path = topics / "tax-id.yaml"
+    path.write_text(break_it(path.read_text()))
+    done = run("ingest", env=env)
+    assert done.returncode == 1
+    assert "tax-id.yaml" in done.stderr and field in done.stderr and problem in done.stderr
+    assert "previous index is kept" in done.stderr
+    assert manifest.read_text() == before
+
+
+def test_ingest_does_nothing_when_the_content_is_unchanged(small_kb):
+    _, env, _ = small_kb
+    assert "up to date" in run("ingest", env=env).stdout
+
+
+def test_eval_prints_recall_and_mrr_per_language(knowledge):
+    done = run("eval")
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split() == ["lang", "n", "recall@1", "recall@3", "MRR"]
+    languages = {row.split()[0] for row in rows}
+    assert {"de", "en", "ar", "tr", "uk", "ru", "es", "fr", "pl", "ro", "all"} <= languages

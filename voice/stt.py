@@ -1,0 +1,178 @@
+"""Speech to text with faster-whisper (CTranslate2), tuned for short phone questions on a small CPU.
+
+One `Transcriber` per process, shared by every call. Two speed choices, both measured in `make bench`:
+the encoder runs on a window just long enough for the utterance (Whisper always pads to 30 s otherwise), and
+decoding is greedy with the call's language when it is known. Guards keep noise, music and breathing from
+turning into words, and bound decoding so it cannot run away.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voice.audio import STT_RATE, Audio
+
+FRAMES_PER_SECOND = 100  # Whisper's log-mel frames
+FULL_WINDOW = 3000
+# Phrases Whisper is known to invent on silence or noise (from subtitles in its training data).
+HALLUCINATIONS = re.compile(
+    r"untertitel|amara\.org|thank(s)? (you )?for watching|subscribe|copyright|www\.|\.com|"
+    r"продолжение следует|субтитр|sous-titr|napisy|altyaz|ترجمة|мы вернемся|♪",
+    re.IGNORECASE,
+)
+
+
+class ModelMissingError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    short_window: bool = True  # encode only ~2x the speech (at least 7.5 s) instead of 30 s
+    max_new_tokens: int = 96  # a spoken question is far shorter: this bounds any runaway
+    no_speech_threshold: float = 0.6
+    min_avg_logprob: float = -1.0
+    max_compression_ratio: float = 2.4
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str  # empty when the audio held no usable speech
+    language: str | None
+    language_probability: float
+    language_scores: dict[str, float]  # Whisper's language probabilities (when it detected)
+    no_speech_prob: float
+    avg_logprob: float
+    rejected: str | None  # why the text was discarded, if it was
+    seconds: float  # audio length
+    elapsed_ms: float
+
+
+class Transcriber:
+    """faster-whisper over a local CTranslate2 model folder.
+
+    >>> transcriber = Transcriber(Path(".cache/models/whisper-base"))
+    >>> transcriber.transcribe(audio, language="de").text
+    'Wie beantrage ich eine Blaue Karte?'
+    """
+
+    def __init__(self, model_dir: Path, config: SttConfig | None = None, languages: Iterable[str] = ()) -> None:
+        from faster_whisper import WhisperModel
+
+        if not (model_dir / "model.bin").is_file():
+            raise ModelMissingError(f"speech model missing: {model_dir}/model.bin; run `hotline models` or `make setup`")
+        self.config = config or SttConfig()
+        self.languages = tuple(languages)
+        self.model = WhisperModel(
+            str(model_dir), device="cpu", compute_type=self.config.compute_type, cpu_threads=self.config.cpu_threads
+        )
+        # CTranslate2 serves one request per worker; concurrent calls queue here instead of oversubscribing.
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio: Audio, language: str | None = None) -> Transcript:
+        started = time.perf_counter()
+        samples = audio.at_rate(STT_RATE).samples
+        if len(samples) < STT_RATE // 10:
+            return self._empty(audio, started, "too short")
+        with self._lock:
+            features = self.model.feature_extractor(samples)
+            encoded = self._encode(features, len(samples))
+            scores: dict[str, float] = {}
+            if language is None:
+                language, scores = self._detect(encoded)
+            result = self._decode(encoded, language, len(samples))
+        text, no_speech, logprob, rejected = result
+        return Transcript(
+            text=text if not rejected else "",
+            language=language,
+            language_probability=scores.get(language, 1.0) if scores else 1.0,
+            language_scores=scores,
+            no_speech_prob=no_speech,
+            avg_logprob=logprob,
+            rejected=rejected,
+            seconds=audio.seconds,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _empty(self, audio: Audio, started: float, reason: str) -> Transcript:
+        return Transcript("", None, 0.0, {}, 1.0, 0.0, reason, audio.seconds, (time.perf_counter() - started) * 1000)
+
+    def _encode(self, features: np.ndarray, samples: int):
+        import ctranslate2
+
+        speech_frames = features.shape[-1]
+        if self.config.short_window:
+            # Trailing padding of at least the speech's own length keeps the decoder from looping.
+            frames = max(750, 2 * speech_frames)
+            frames = min(FULL_WINDOW, int(np.ceil(frames / 100) * 100))
+        else:
+            frames = FULL_WINDOW
+        window = np.zeros((features.shape[0], frames), dtype=np.float32)
+        window[:, : min(speech_frames, frames)] = features[:, :frames]
+        return self.model.model.encode(ctranslate2.StorageView.from_array(window[None]), to_cpu=False)
+
+    def _detect(self, encoded) -> tuple[str, dict[str, float]]:
+        ranked = self.model.model.detect_language(encoded)[0]
+        scores = {token[2:-2]: float(p) for token, p in ranked}
+        served = {k: v for k, v in scores.items() if k in self.languages} if self.languages else scores
+        best = max(served or scores, key=(served or scores).__getitem__)
+        return best, served or scores
+
+    def _decode(self, encoded, language: str, samples: int) -> tuple[str, float, float, str | None]:
+        from faster_whisper.tokenizer import Tokenizer
+
+        tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
+        prompt = [tokenizer.sot, tokenizer.language, tokenizer.transcribe, tokenizer.no_timestamps]
+        # About 5 tokens a second of speech is generous; the hard cap bounds a runaway decoder.
+        limit = min(self.config.max_new_tokens, 16 + int(samples / STT_RATE * 8))
+        cfg = self.config
+        for temperature in (0.0, 0.4):
+            result = self.model.model.generate(
+                encoded, [prompt], beam_size=1, max_length=len(prompt) + limit, return_scores=True,
+                return_no_speech_prob=True, sampling_temperature=temperature or 1.0,
+                sampling_topk=0 if temperature else 1, suppress_blank=True,
+            )[0]
+            tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+            text = tokenizer.decode(tokens).strip()
+            # With the default length penalty CTranslate2's score is already the mean token log-probability.
+            logprob = result.scores[0] if result.scores else 0.0
+            no_speech = float(result.no_speech_prob)
+            if _compression_ratio(text) <= cfg.max_compression_ratio and len(tokens) < limit:
+                break
+        rejected = _rejection(text, no_speech, logprob, cfg, len(tokens) >= limit)
+        return text, no_speech, float(logprob), rejected
+
+
+def _compression_ratio(text: str) -> float:
+    import zlib
+
+    raw = text.encode("utf-8")
+    return len(raw) / max(1, len(zlib.compress(raw))) if raw else 0.0
+
+
+def _rejection(text: str, no_speech: float, logprob: float, cfg: SttConfig, truncated: bool) -> str | None:
+    words = re.findall(r"\w+", text)
+    if not words:
+        return "no words"
+    if no_speech >= cfg.no_speech_threshold and logprob < cfg.min_avg_logprob:
+        return f"no speech (p={no_speech:.2f}, logprob={logprob:.2f})"
+    if logprob < -2.0 or (logprob < cfg.min_avg_logprob and no_speech >= 0.3):
+        return f"unsure of any words (p={no_speech:.2f}, logprob={logprob:.2f})"
+    if no_speech >= 0.85:
+        return f"no speech (p={no_speech:.2f})"
+    if HALLUCINATIONS.search(text):
+        return "a phrase Whisper invents on noise"
+    if truncated or _compression_ratio(text) > cfg.max_compression_ratio:
+        return "repetitive output (decoder ran away)"
+    if len(set(words)) == 1 and len(words) > 2:
+        return "one word repeated"
+    return None
