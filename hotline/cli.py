@@ -62,6 +62,36 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--force", action="store_true", help="rebuild even if the content is unchanged")
     ingest.set_defaults(run=_ingest)
 
+    call = sub.add_parser("call", help="run a spoken call from an audio file (one turn per question)")
+    call.add_argument("file", type=Path)
+    call.add_argument("--lang", help="the caller's language, as chosen in the phone menu")
+    call.add_argument("--at", help="as of this ISO time (local Europe/Berlin if no offset)")
+    call.add_argument("--json", action="store_true", help="print one JSON object per turn")
+    call.add_argument("--out", type=Path, help="write the answer audio here (WAV)")
+    call.add_argument("--fast", action="store_true", help="feed the audio faster than real time")
+    call.add_argument("--no-record", action="store_true", help="do not store the call's transcript")
+    call.set_defaults(run=_call)
+
+    say = sub.add_parser("say", help="speak TEXT with the configured voice of a language")
+    say.add_argument("text")
+    say.add_argument("--lang", required=True)
+    say.add_argument("--out", type=Path, required=True)
+    say.set_defaults(run=_say)
+
+    render = sub.add_parser("render", help="synthesise every curated answer ahead of time (answer audio cache)")
+    render.add_argument("--lang", action="append", help="only these languages (repeatable)")
+    render.set_defaults(run=_render)
+
+    users = sub.add_parser("users", help="staff accounts for the review UI")
+    users_sub = users.add_subparsers(required=True, metavar="ACTION")
+    users_add = users_sub.add_parser("add", help="add a staff account (asks for the password)")
+    users_add.add_argument("name")
+    users_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_add.set_defaults(run=_users_add)
+
+    retention = sub.add_parser("retention", help="delete transcripts older than storage.retention_days")
+    retention.set_defaults(run=_retention)
+
     models = sub.add_parser("models", help="prepare the model weights shipped by the model packages")
     models.set_defaults(run=_models)
 
@@ -137,6 +167,107 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     bar.close()
     print(f"indexed {manifest.documents} documents in {time.perf_counter() - started:.1f} s -> {store.directory}")
+    return 0
+
+
+def _voice(settings: Settings, dialogue=None):  # noqa: ANN001, ANN202
+    from pipeline.voice_agent import VoiceServices
+    from voice.provision import ModelError
+
+    try:
+        return VoiceServices.from_settings(settings, dialogue or _dialogue(settings))
+    except ModelError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _store(settings: Settings):  # noqa: ANN202
+    from review.database import DatabaseUnavailable
+    from review.store import TranscriptStore
+
+    try:
+        return TranscriptStore.from_settings(settings)
+    except DatabaseUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _call(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from hotline.clock import parse_moment
+    from pipeline.replay import replay
+    from voice.audio import Audio, AudioError, read_audio
+
+    if args.lang and args.lang not in settings.languages:
+        raise UsageError(f"--lang {args.lang!r} is not served; use one of {', '.join(settings.languages)}")
+    try:
+        audio = read_audio(args.file)
+        at = parse_moment(args.at, settings.opening_hours.timezone)
+    except (AudioError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    services = _voice(settings)
+    sink = None if args.no_record else _store(settings)
+    call_id, turns = asyncio.run(
+        replay(services, audio, language=args.lang, at=at, sink=sink, realtime=not args.fast)
+    )
+    if args.out:
+        Audio.concat([chunk for turn in turns for chunk in turn.audio], 16_000).write_wav(args.out)
+    if not turns:
+        print("no question heard in the audio (silence or noise)", file=sys.stderr)
+    for turn in turns:
+        reply = turn.reply
+        data = {"call_id": call_id, "transcript": turn.transcript, **(reply.to_json() if reply else {}),
+                "audio": str(args.out) if args.out else None}
+        if args.json:
+            print(json.dumps(data, ensure_ascii=False), flush=True)
+        else:
+            print(f"caller: {turn.transcript}")
+            if reply:
+                print(f"[{reply.language}] {reply.action}: {reply.answer}")
+                print(f"  timings (ms): {json.dumps({k: round(v) for k, v in reply.timings_ms.items()})}")
+    return 0 if turns else 1
+
+
+def _say(args: argparse.Namespace, settings: Settings) -> int:
+    if args.lang not in settings.languages:
+        raise UsageError(f"--lang {args.lang!r} is not served; use one of {', '.join(settings.languages)}")
+    services = _voice(settings)
+    audio = services.synthesizer.speak(args.text, args.lang)
+    audio.write_wav(args.out)
+    print(f"wrote {audio.seconds:.1f} s to {args.out}")
+    return 0
+
+
+def _render(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    services = _voice(settings)
+    wanted = [(t, lang) for t, lang in services.answer_texts() if not args.lang or lang in args.lang]
+    todo = services.answers.missing(wanted)
+    for text, lang in tqdm(todo, desc="rendering answer audio", unit="answer"):
+        services.answers.render(text, lang)
+    print(f"answer audio: {len(wanted) - len(todo)} cached, {len(todo)} rendered -> {services.answers.directory}")
+    return 0
+
+
+def _users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from review.cli import prompt_password, users_add
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else prompt_password()
+    try:
+        users_add(_store(settings), args.name, password)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"staff account {args.name!r} added")
+    return 0
+
+
+def _retention(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from review.cli import run_retention
+
+    deleted = run_retention(_store(settings), settings.storage.retention_days, datetime.now(UTC))
+    print(f"deleted {deleted} call(s) older than {settings.storage.retention_days} days")
     return 0
 
 

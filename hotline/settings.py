@@ -135,6 +135,30 @@ class Twilio(_Frozen):
     api_base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://")
 
 
+class VoiceEntry(_Frozen):
+    backend: str = Field(pattern=r"^(piper|kokoro|espeak|coqui)$")
+    voice: str = Field(min_length=1)
+    lang: str = ""
+    speed: float = Field(default=1.0, gt=0.3, le=3.0)
+
+
+class Voice(_Frozen):
+    vad: str = Field(default="silero", pattern=r"^(silero|webrtc)$")
+    end_silence_ms: int = Field(default=500, ge=150, le=3000)
+    pause_ms: int = Field(default=200, ge=80, le=1500)
+    max_turn_s: float = Field(default=20.0, ge=3.0, le=120.0)
+    whisper_model: Path | None = None  # a faster-whisper model folder; null: the provisioned multilingual base
+    stt_threads: int = Field(default=2, ge=1, le=64)
+    stt_short_window: bool = True
+    voices: dict[str, VoiceEntry] = {}
+
+
+class Telephony(_Frozen):
+    max_concurrent_calls: int = Field(default=8, ge=1, le=1000)
+    max_call_minutes: float = Field(default=15.0, ge=1.0, le=240.0)
+    silence_prompt_s: float = Field(default=12.0, ge=3.0, le=120.0)
+
+
 class Settings(_Frozen):
     languages: tuple[str, ...]
     default_language: str = "de"
@@ -146,6 +170,8 @@ class Settings(_Frozen):
     storage: Storage = Storage()
     server: Server = Server()
     twilio: Twilio = Twilio()
+    voice: Voice = Voice()
+    telephony: Telephony = Telephony()
     root: Path = PROJECT_ROOT
 
     @field_validator("languages")
@@ -162,6 +188,9 @@ class Settings(_Frozen):
     def _default_served(self) -> Settings:
         if self.default_language not in self.languages:
             raise ValueError(f"default_language {self.default_language!r} is not in languages")
+        missing = [lang for lang in self.languages if lang not in self.voice.voices]
+        if missing:
+            raise ValueError(f"voice.voices has no voice for {missing}; every served language needs one")
         return self
 
     def path(self, relative: Path) -> Path:

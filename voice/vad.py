@@ -131,6 +131,10 @@ class Endpointer:
                 events.append(event)
         return events
 
+    def flush(self) -> list[TurnEvent]:
+        """The stream ended: a turn still open ends here (a file that stops mid-sentence is still a turn)."""
+        return [self._end(cut=False)] if self._in_turn else []
+
     def _ms(self, samples: int) -> float:
         return samples * 1000 / self.rate
 
