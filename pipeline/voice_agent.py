@@ -101,6 +101,7 @@ class VoiceAgent:
         self._awaiting_callback = False
         self._last_turn: TurnRecord | None = None
         self.replies: list[Reply] = []
+        self._pending: set[asyncio.Task] = set()
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def start(self, greeting: str | None = None) -> list[AgentEvent]:
@@ -111,9 +112,12 @@ class VoiceAgent:
         if not greeting:
             return []
         language = self.conversation.language or self.services.settings.default_language
-        return [AgentEvent("audio", greeting, audio=await self._speech(greeting, language))]
+        events: list[AgentEvent] = []
+        await self._deliver(events, AgentEvent("audio", greeting, audio=await self._speech(greeting, language)))
+        return events
 
     async def close(self, outcome: str) -> None:
+        await self.drain()
         if self.sink:
             await asyncio.to_thread(self.sink.end_call, self.call_id, self.clock(), outcome)
 
@@ -138,6 +142,7 @@ class VoiceAgent:
         events: list[AgentEvent] = []
         for turn in self.endpointer.flush():
             events.extend(await self._on_turn_event(turn, arrived))
+        await self.drain()
         return events
 
     async def text(self, text: str) -> list[AgentEvent]:
@@ -147,7 +152,9 @@ class VoiceAgent:
     async def say_phrase(self, key: str, **values: str) -> list[AgentEvent]:
         language = self.conversation.language or self.services.settings.default_language
         text = self.services.dialogue.phrases.say(language, key, **values)
-        return [AgentEvent("audio", text, audio=await self._speech(text, language))]
+        events: list[AgentEvent] = []
+        await self._deliver(events, AgentEvent("audio", text, audio=await self._speech(text, language)))
+        return events
 
     async def _on_turn_event(self, turn: TurnEvent, arrived: float) -> list[AgentEvent]:
         if turn.kind == "started":
@@ -177,8 +184,19 @@ class VoiceAgent:
                 return events
             await self._deliver(events, AgentEvent("final", transcript.text))
             timings = {"stt": transcript.elapsed_ms}
-            return events + await self._answer(transcript.text, speech_end, transcript, timings, cut=turn.cut)
+            answer = self._answer(transcript.text, speech_end, transcript, timings, cut=turn.cut)
+            if self.on_event:
+                # Live: keep listening while the answer is prepared and spoken, so barge-in works.
+                self._pending.add(task := asyncio.create_task(answer))
+                task.add_done_callback(self._pending.discard)
+                return events
+            return events + await answer
         return []
+
+    async def drain(self) -> None:
+        """Wait for answers still being prepared (live mode)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     def _partial_ready(self, task: asyncio.Task) -> None:
         """A speculative transcript doubles as the live caption while the caller is still speaking."""

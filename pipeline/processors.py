@@ -1,0 +1,107 @@
+"""The voice agent as a pipecat processor, so the phone and the widget only add a transport and serializer.
+
+    pipeline = Pipeline([transport.input(), VoiceAgentProcessor(agent), transport.output()])
+
+Caller audio (`InputAudioRawFrame`) goes into the agent; its events come back out as frames: answer audio
+(`OutputAudioRawFrame`), captions (`InterimTranscriptionFrame`, `TranscriptionFrame`), the decision
+(`HotlineReplyFrame`) and, when the caller speaks over the bot, an interruption broadcast (which the Twilio
+serializer turns into `clear`). DTMF keys choose the language.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from pipecat.frames.frames import (
+    DataFrame,
+    Frame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    InterimTranscriptionFrame,
+    OutputAudioRawFrame,
+    TranscriptionFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from pipeline.dialogue import Reply
+from pipeline.voice_agent import AgentEvent, VoiceAgent
+from voice.audio import Audio, pcm16_to_float
+
+log = logging.getLogger("hotline.call")
+# The phone menu: 1 Deutsch, 2 English, 3 العربية, 4 Türkçe, 5 українська, 6 русский, 7 español, 8 français,
+# 9 polski, 0 română (the served languages in config order).
+KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "0")
+OUTPUT_CHUNK_S = 0.02
+
+
+@dataclass
+class HotlineReplyFrame(DataFrame):
+    """What the dialogue decided for a turn: channels act on transfer, closed and goodbye."""
+
+    reply: Reply
+
+
+ReplyHandler = Callable[[Reply], Awaitable[None]]
+
+
+class VoiceAgentProcessor(FrameProcessor):
+    def __init__(self, agent: VoiceAgent, on_reply: ReplyHandler | None = None) -> None:
+        super().__init__()
+        self.agent = agent
+        self.on_reply = on_reply
+        agent.on_event = self._on_event
+
+    def language_for_key(self, key: str) -> str | None:
+        languages = self.agent.services.settings.languages
+        index = KEYS.index(key) if key in KEYS else -1
+        return languages[index] if 0 <= index < len(languages) else None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame):
+            samples = pcm16_to_float(frame.audio)
+            if frame.num_channels > 1:
+                samples = samples.reshape(-1, frame.num_channels).mean(axis=1)
+            if frame.sample_rate != self.agent.rate:
+                samples = Audio(samples, frame.sample_rate).at_rate(self.agent.rate).samples
+            try:
+                await self.agent.feed(samples.astype(np.float32))
+            except Exception:
+                log.exception("call %s: audio processing failed", self.agent.call_id)
+                await self._apologise()
+            return
+        if isinstance(frame, InputDTMFFrame) and frame.button is not None:
+            language = self.language_for_key(str(frame.button.value))
+            if language:
+                self.agent.choose_language(language)
+                await self.agent.say_phrase("language_switched")
+            return
+        await self.push_frame(frame, direction)
+
+    async def _apologise(self) -> None:
+        await self.agent.say_phrase("apology_fault")
+
+    async def _on_event(self, event: AgentEvent) -> None:
+        now = datetime.now(UTC).isoformat()
+        if event.kind == "barge_in":
+            await self.broadcast_interruption()
+        elif event.kind == "partial":
+            await self.push_frame(InterimTranscriptionFrame(event.text, "caller", now))
+        elif event.kind == "final":
+            await self.push_frame(TranscriptionFrame(event.text, "caller", now))
+        elif event.kind == "reply" and event.reply is not None:
+            await self.push_frame(HotlineReplyFrame(event.reply))
+            if self.on_reply:
+                await self.on_reply(event.reply)
+        elif event.kind == "audio" and event.audio is not None:
+            await self._push_audio(event.audio)
+
+    async def _push_audio(self, audio: Audio) -> None:
+        pcm = audio.at_rate(self.agent.rate).pcm16()
+        step = int(OUTPUT_CHUNK_S * self.agent.rate) * 2
+        for offset in range(0, len(pcm), step):
+            await self.push_frame(OutputAudioRawFrame(pcm[offset : offset + step], self.agent.rate, 1))
