@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, Field
@@ -44,21 +47,44 @@ class AskResponse(BaseModel):
 
 @dataclass
 class Services:
-    """What the app needs, built once by the composition root and injected (tests pass their own)."""
+    """What the app needs, built once by the composition root and injected (tests pass their own).
+
+    Only the dialogue is required; the transcript store (review UI) and the voice services (phone, widget)
+    are mounted when given."""
 
     settings: Settings
     dialogue: Dialogue
+    store: Any = None  # review.store.TranscriptStore
+    voice: Any = None  # pipeline.voice_agent.VoiceServices
+    review_secret: str | None = None
     started: datetime = field(default_factory=lambda: parse_moment(None, "UTC"))
 
 
 def create_app(services: Services) -> FastAPI:
     settings = services.settings
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        retention = None
+        if services.store is not None:
+            from review.retention import RetentionTask
+
+            retention = RetentionTask(services.store, settings.storage.retention_days)
+            retention.start()
+        try:
+            yield
+        finally:
+            if retention is not None:
+                await retention.stop()
+
     app = FastAPI(
         title="Mittelhessen welcome hotline",
         description="Voice and phone hotline of the Welcomecenter Mittelhessen.",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.services = services
+    _mount_channels(app, services)
     examples = settings.operator.example_values
     if examples:
         log.warning("config/hotline.yaml still has EXAMPLE values for: %s", ", ".join(examples))
@@ -86,3 +112,16 @@ def create_app(services: Services) -> FastAPI:
         return reply.to_json()
 
     return app
+
+
+def _mount_channels(app: FastAPI, services: Services) -> None:
+    """The review UI needs the store; the phone and the widget need the voice services."""
+    if services.store is not None:
+        from review.web import create_review_router
+
+        secret = services.review_secret
+        if not secret:
+            from review.auth import load_or_create_secret
+
+            secret = load_or_create_secret(services.settings.data_dir / "review_secret")
+        app.include_router(create_review_router(services.store, secret))

@@ -170,7 +170,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _voice(settings: Settings, dialogue=None):  # noqa: ANN001, ANN202
+def _voice(settings: Settings, dialogue=None):
     from pipeline.voice_agent import VoiceServices
     from voice.provision import ModelError
 
@@ -180,7 +180,7 @@ def _voice(settings: Settings, dialogue=None):  # noqa: ANN001, ANN202
         raise UsageError(str(exc)) from None
 
 
-def _store(settings: Settings):  # noqa: ANN202
+def _store(settings: Settings):
     from review.database import DatabaseUnavailable
     from review.store import TranscriptStore
 
@@ -297,6 +297,29 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _warm_answer_audio(voice) -> None:
+    """Render curated answers not yet in the audio cache, in the background, so `serve` starts at once.
+
+    Until an answer is rendered it is synthesised live on first use (and cached then)."""
+    import threading
+
+    def work() -> None:
+        import os
+
+        # Below callers: on 2 cores the live calls' speech recognition must win the CPU.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 15)
+        todo = voice.answers.missing(voice.answer_texts())
+        if todo:
+            logging.getLogger("hotline").warning("rendering %d answers' audio in the background", len(todo))
+        for text, language in todo:
+            try:
+                voice.answers.render(text, language)
+            except Exception:
+                logging.getLogger("hotline").exception("could not render answer audio (%s)", language)
+
+    threading.Thread(target=work, name="answer-audio", daemon=True).start()
+
+
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from knowledge.evaluation import evaluate, load_eval_set
 
@@ -328,7 +351,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     dialogue = _dialogue(settings)
-    app = create_app(Services(settings=settings, dialogue=dialogue))
+    voice = _voice(settings, dialogue)
+    _warm_answer_audio(voice)
+    app = create_app(Services(settings=settings, dialogue=dialogue, store=_store(settings), voice=voice))
     print(f"hotline: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
     return 0

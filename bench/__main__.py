@@ -1,0 +1,190 @@
+"""`make bench`: speech-to-text and text-to-speech speed, round-trip intelligibility, voice-to-voice latency
+and concurrent calls on this machine. Prints a table and writes bench/results.json.
+
+Test speech is made by the project's own voices; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
+
+from bench.wer import word_error_rate
+from hotline.settings import load_settings
+from pipeline.replay import replay
+from pipeline.voice_agent import VoiceServices
+from voice.audio import Audio
+from voice.tts import VoiceChoice, sentences
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+KOKORO_LANG = {"de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "ru": "ru", "es": "es",
+               "fr": "fr-fr", "pl": "pl", "ro": "ro"}
+ESPEAK_VOICE = {"de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "ru": "ru", "es": "es",
+                "fr": "fr-fr", "pl": "pl", "ro": "ro"}
+ANSWERS_PER_LANGUAGE = 3
+QUICK = "--quick" in sys.argv
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def candidate_voices(language: str) -> dict[str, VoiceChoice]:
+    voices = {"kokoro": VoiceChoice("kokoro", "jm_kumo", KOKORO_LANG[language]),
+              "espeak": VoiceChoice("espeak", ESPEAK_VOICE[language])}
+    if language == "en":
+        voices["piper"] = VoiceChoice("piper", "en_US-joe-medium")
+    return voices
+
+
+def sample_answers(services: VoiceServices, language: str) -> list[str]:
+    topics = sorted(services.dialogue.knowledge.topics.values(), key=lambda t: t.id)
+    chosen = topics[:: max(1, len(topics) // ANSWERS_PER_LANGUAGE)][:ANSWERS_PER_LANGUAGE]
+    return [services.dialogue.render(t.answers[language].answer, language) for t in chosen]
+
+
+def bench_tts_and_roundtrip(services: VoiceServices) -> tuple[dict, dict, dict]:
+    tts: dict[str, dict[str, dict[str, float]]] = {}
+    wer: dict[str, dict[str, float]] = {}
+    stt_rtf: dict[str, float] = {}
+    for language in services.settings.languages:
+        answers = sample_answers(services, language)[: 1 if QUICK else None]
+        stt_times, stt_audio = 0.0, 0.0
+        for backend, choice in candidate_voices(language).items():
+            synth_s, audio_s, first_ms, errors = 0.0, 0.0, [], []
+            for text in answers:
+                started = time.perf_counter()
+                first = services.synthesizer.speak(sentences(text)[0], language, choice)
+                first_ms.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                audio = services.synthesizer.speak(text, language, choice)
+                synth_s += time.perf_counter() - started
+                audio_s += audio.seconds
+                heard = services.transcriber.transcribe(audio, language)
+                stt_times += heard.elapsed_ms / 1000
+                stt_audio += audio.seconds
+                errors.append(word_error_rate(text, heard.text))
+                del first
+            tts.setdefault(backend, {})[language] = {
+                "rtf": round(synth_s / audio_s, 3), "first_audio_ms": round(statistics.median(first_ms), 1)}
+            wer.setdefault(language, {})[f"{backend}:{choice.voice}"] = round(statistics.mean(errors), 3)
+            print(f"  {language} {backend:7s} tts rtf {synth_s / audio_s:5.2f}  first audio "
+                  f"{statistics.median(first_ms):6.0f} ms  round-trip WER {statistics.mean(errors):.2f}", flush=True)
+        stt_rtf[language] = round(stt_times / stt_audio, 3)
+    return tts, wer, stt_rtf
+
+
+def eval_questions(services: VoiceServices) -> list[tuple[str, str]]:
+    from knowledge.evaluation import load_eval_set
+
+    settings = services.settings
+    rows = load_eval_set(settings.path(settings.knowledge.eval_dir), set(services.dialogue.knowledge.topics))
+    per_language: dict[str, list[str]] = {}
+    for row in rows:
+        per_language.setdefault(row.language, []).append(row.text)
+    count = 1 if QUICK else 3
+    return [(text, lang) for lang in settings.languages for text in per_language.get(lang, [])[:count]]
+
+
+async def one_call(services: VoiceServices, audio: Audio, language: str, at: datetime) -> list[float]:
+    _, turns = await replay(services, audio, language=language, at=at, realtime=True, channel="bench")
+    return [t.reply.timings_ms["voice_to_voice"] for t in turns if t.reply and "voice_to_voice" in t.reply.timings_ms]
+
+
+def bench_latency(services: VoiceServices, questions: list[tuple[Audio, str]], at: datetime) -> dict:
+    latencies: list[float] = []
+    for audio, language in questions:
+        latencies += asyncio.run(one_call(services, audio, language, at))
+    return {"p50": round(percentile(latencies, 50)), "p95": round(percentile(latencies, 95)), "n": len(latencies)}
+
+
+def bench_concurrency(services: VoiceServices, questions: list[tuple[Audio, str]], at: datetime) -> dict:
+    results: dict[str, dict] = {}
+    best = 0
+    for n in (1, 2, 4, 8, 12):
+        async def crowd(n: int = n) -> list[float]:
+            calls = [one_call(services, *questions[i % len(questions)], at) for i in range(n)]
+            return [v for values in await asyncio.gather(*calls) for v in values]
+
+        latencies = asyncio.run(crowd())
+        p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
+        results[str(n)] = {"p50": round(p50), "p95": round(p95)}
+        print(f"  {n:2d} concurrent calls: voice-to-voice p50 {p50:6.0f} ms  p95 {p95:6.0f} ms", flush=True)
+        if p95 <= 2000:
+            best = n
+        else:
+            break
+    results["max_n_p95_under_2s"] = best
+    return results
+
+
+def main() -> int:
+    settings = load_settings()
+    print("loading models ...", flush=True)
+    services = VoiceServices.from_settings(settings)
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Berlin
+    print("text to speech and round-trip intelligibility (each voice, answers transcribed back):", flush=True)
+    tts, wer, stt_rtf = bench_tts_and_roundtrip(services)
+    questions = eval_questions(services)
+    spoken = [(services.synthesizer.speak(text, lang), lang) for text, lang in questions]
+    print(f"rendering answer audio for {len(spoken)} test questions (not timed) ...", flush=True)
+    for audio, lang in spoken:  # answers are pre-rendered in production, so they are here too
+        asyncio.run(replay(services, audio, language=lang, at=at, realtime=False, channel="bench"))
+    print("voice-to-voice latency (end of caller speech -> first answer audio), real-time feed:", flush=True)
+    latency = bench_latency(services, spoken, at)
+    print("concurrent calls:", flush=True)
+    concurrency = bench_concurrency(services, spoken, at)
+    results = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version()},
+        "voice_to_voice_ms": latency,
+        "stt_rtf": stt_rtf,
+        "tts": tts,
+        "roundtrip_wer": wer,
+        "concurrent_calls": concurrency,
+        "settings": {"end_silence_ms": settings.voice.end_silence_ms, "pause_ms": settings.voice.pause_ms,
+                     "stt_short_window": settings.voice.stt_short_window, "vad": settings.voice.vad},
+    }
+    RESULTS.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    print_table(results)
+    return 0
+
+
+def print_table(results: dict) -> None:
+    print("\n== results ==")
+    v2v = results["voice_to_voice_ms"]
+    print(f"voice-to-voice: p50 {v2v['p50']} ms, p95 {v2v['p95']} ms over {v2v['n']} questions "
+          f"(target p50 <= 800, p95 <= 1500)")
+    print(f"{'lang':<6}{'stt rtf':>9}  round-trip WER per voice")
+    for language, rtf in results["stt_rtf"].items():
+        wers = "  ".join(f"{voice}={value:.2f}" for voice, value in results["roundtrip_wer"][language].items())
+        print(f"{language:<6}{rtf:>9.3f}  {wers}")
+    print(f"concurrent calls with p95 <= 2 s: {results['concurrent_calls']['max_n_p95_under_2s']}")
+    print(f"written to {RESULTS}")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
