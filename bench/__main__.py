@@ -30,7 +30,7 @@ KOKORO_LANG = {"de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "r
                "fr": "fr-fr", "pl": "pl", "ro": "ro"}
 ESPEAK_VOICE = {"de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "ru": "ru", "es": "es",
                 "fr": "fr-fr", "pl": "pl", "ro": "ro"}
-ANSWERS_PER_LANGUAGE = 3
+ANSWERS_PER_LANGUAGE = 2
 QUICK = "--quick" in sys.argv
 
 
@@ -79,7 +79,7 @@ def bench_tts_and_roundtrip(services: VoiceServices) -> tuple[dict, dict, dict]:
                 errors.append(word_error_rate(text, heard.text))
                 del first
             tts.setdefault(backend, {})[language] = {
-                "rtf": round(synth_s / audio_s, 3), "first_audio_ms": round(statistics.median(first_ms), 1)}
+                "rtf": round(synth_s / audio_s, 4), "first_audio_ms": round(statistics.median(first_ms), 1)}
             wer.setdefault(language, {})[f"{backend}:{choice.voice}"] = round(statistics.mean(errors), 3)
             print(f"  {language} {backend:7s} tts rtf {synth_s / audio_s:5.2f}  first audio "
                   f"{statistics.median(first_ms):6.0f} ms  round-trip WER {statistics.mean(errors):.2f}", flush=True)

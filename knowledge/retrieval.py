@@ -9,6 +9,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,6 +158,10 @@ class KnowledgeBase:
         self.topics = {topic.id: topic for topic in topics}
         self.pipeline = build_retrieval_pipeline(store)
         self.pipeline.warm_up()
+        # A live call searches for the caller's words while they pause (speculatively); when the pause turns
+        # out to end the turn, the same search is asked again and answered from here.
+        self._recent: OrderedDict[tuple[str, int, str | None], Match] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def open(
@@ -176,6 +182,19 @@ class KnowledgeBase:
         text = question.strip()
         if not text:
             return Match(question)
+        key = (text, top_k, language)
+        with self._lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
+        match = self._search(text, top_k, language)
+        with self._lock:
+            self._recent[key] = match
+            while len(self._recent) > 256:
+                self._recent.popitem(last=False)
+        return match
+
+    def _search(self, text: str, top_k: int, language: str | None) -> Match:
         bm25: dict[str, Any] = {"query": text}
         if language:
             bm25["filters"] = {"field": "meta.lang", "operator": "==", "value": language}
@@ -184,4 +203,4 @@ class KnowledgeBase:
             TopicHit(self.topics[row["topic"]], row["confidence"], row["similarity"], row["fused_score"])
             for row in result["ranker"]["topics"][:top_k]
         )
-        return Match(question, hits)
+        return Match(text, hits)

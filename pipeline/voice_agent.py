@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 import numpy as np
 
 from hotline.settings import Settings
-from pipeline.dialogue import Conversation, Dialogue, Reply, load_dialogue
+from pipeline.dialogue import Conversation, Dialogue, Reply, clean_question, load_dialogue
+from pipeline.language import sticky_language
 from pipeline.records import CallbackRequest, CallRecord, SourceRecord, TranscriptSink, TurnRecord
 from voice.answer_audio import AnswerAudioCache
 from voice.audio import Audio
@@ -169,7 +170,7 @@ class VoiceAgent:
             self._drop_speculation()
             return []
         if turn.kind == "paused" and turn.audio is not None:
-            task = asyncio.create_task(asyncio.to_thread(self._transcribe, turn.audio))
+            task = asyncio.create_task(asyncio.to_thread(self._transcribe_and_prefetch, turn.audio))
             self._speculation = (len(turn.audio.samples), task)
             partial: list[AgentEvent] = []
             task.add_done_callback(lambda t: self._partial_ready(t))
@@ -208,6 +209,20 @@ class VoiceAgent:
 
     def _transcribe(self, audio: Audio) -> Transcript:
         return self.services.transcriber.transcribe(audio, self.conversation.language)
+
+    def _transcribe_and_prefetch(self, audio: Audio) -> Transcript:
+        """Speculative work during a pause: the transcript, and the knowledge search the dialogue will ask."""
+        transcript = self._transcribe(audio)
+        if transcript.text:
+            dialogue = self.services.dialogue
+            language = self.conversation.language if self.conversation.forced_language else None
+            if language is None:
+                guess = dialogue.identifier.identify(transcript.text, transcript.language_scores or None)
+                language = sticky_language(self.conversation.language, guess, transcript.text,
+                                           self.services.settings.default_language)
+            question = clean_question(transcript.text, self.services.settings.knowledge.max_question_chars)
+            dialogue.knowledge.search(question, language=language)
+        return transcript
 
     def _drop_speculation(self) -> None:
         if self._speculation:

@@ -38,7 +38,7 @@ class SttConfig:
     compute_type: str = "int8"
     cpu_threads: int = 2
     short_window: bool = True  # encode only ~2x the speech (at least 7.5 s) instead of 30 s
-    max_new_tokens: int = 96  # a spoken question is far shorter: this bounds any runaway
+    max_new_tokens: int = 224  # half of what Whisper can emit: far above a spoken question, bounds a runaway
     no_speech_threshold: float = 0.6
     min_avg_logprob: float = -1.0
     max_compression_ratio: float = 2.4
@@ -132,8 +132,8 @@ class Transcriber:
 
         tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
         prompt = [tokenizer.sot, tokenizer.language, tokenizer.transcribe, tokenizer.no_timestamps]
-        # About 5 tokens a second of speech is generous; the hard cap bounds a runaway decoder.
-        limit = min(self.config.max_new_tokens, 16 + int(samples / STT_RATE * 8))
+        # About 12 tokens a second of speech is generous even for Cyrillic and Arabic (more tokens per word).
+        limit = min(self.config.max_new_tokens, 16 + int(samples / STT_RATE * 12))
         cfg = self.config
         for temperature in (0.0, 0.4):
             result = self.model.model.generate(
