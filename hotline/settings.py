@@ -147,6 +147,7 @@ class Voice(_Frozen):
     end_silence_ms: int = Field(default=500, ge=150, le=3000)
     pause_ms: int = Field(default=200, ge=80, le=1500)
     max_turn_s: float = Field(default=20.0, ge=3.0, le=120.0)
+    partial_every_s: float = Field(default=1.5, ge=0.0, le=10.0)  # live captions while speaking; 0: off
     whisper_model: Path | None = None  # a faster-whisper model folder; null: the provisioned multilingual base
     stt_threads: int = Field(default=2, ge=1, le=64)
     stt_short_window: bool = True

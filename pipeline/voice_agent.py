@@ -83,9 +83,12 @@ class VoiceServices:
 class VoiceAgent:
     def __init__(self, services: VoiceServices, rate: int, channel: str, call_id: str,
                  sink: TranscriptSink | None = None, caller_number: str | None = None,
-                 language: str | None = None, clock: Clock = utc_now, on_event: EventSink | None = None) -> None:
+                 language: str | None = None, clock: Clock = utc_now, on_event: EventSink | None = None,
+                 captions: bool = False) -> None:
         """With `on_event`, events are delivered the moment they exist (live channels); without it, each call
-        to `feed`/`text` returns its events as a list when the turn's work is done."""
+        to `feed`/`text` returns its events as a list when the turn's work is done. `captions` adds partial
+        transcripts while the caller speaks (the widget shows them; on the phone they would only cost CPU)."""
+        self.captions = captions
         self.services = services
         self.on_event = on_event
         self.rate = rate
@@ -103,6 +106,8 @@ class VoiceAgent:
         self._last_turn: TurnRecord | None = None
         self.replies: list[Reply] = []
         self._pending: set[asyncio.Task] = set()
+        self._caption: asyncio.Task | None = None
+        self._captioned_s = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def start(self, greeting: str | None = None) -> list[AgentEvent]:
@@ -135,7 +140,22 @@ class VoiceAgent:
         events: list[AgentEvent] = []
         for turn in self.endpointer.feed(samples):
             events.extend(await self._on_turn_event(turn, arrived))
+        self._maybe_caption()
         return events
+
+    def _maybe_caption(self) -> None:
+        """While the caller speaks, transcribe the turn so far now and then for live captions (live mode)."""
+        every = self.services.settings.voice.partial_every_s
+        if not (self.on_event and self.captions and every) or (self._caption and not self._caption.done()):
+            return
+        audio = self.endpointer.current_audio()
+        if audio is None or audio.seconds - self._captioned_s < every:
+            if audio is None:
+                self._captioned_s = 0.0
+            return
+        self._captioned_s = audio.seconds
+        self._caption = asyncio.create_task(asyncio.to_thread(self._transcribe, audio))
+        self._caption.add_done_callback(self._partial_ready)
 
     async def finish_input(self) -> list[AgentEvent]:
         """The caller's audio stream ended (a file, a closed socket): answer a turn still open."""

@@ -131,6 +131,10 @@ class Endpointer:
                 events.append(event)
         return events
 
+    def current_audio(self) -> Audio | None:
+        """The open turn so far (for live captions), or None between turns."""
+        return self._turn_audio() if self._in_turn and self._turn else None
+
     def flush(self) -> list[TurnEvent]:
         """The stream ended: a turn still open ends here (a file that stops mid-sentence is still a turn)."""
         return [self._end(cut=False)] if self._in_turn else []
