@@ -35,9 +35,10 @@ SCRIPT_HEADERS = {
     "Cross-Origin-Resource-Policy": "cross-origin",  # embedded by other sites
     "Access-Control-Allow-Origin": "*",  # the worklet is loaded with CORS from the embedding page
 }
+# As strict as a careful site would be: the widget needs no inline code and no host but ours.
 DEMO_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -66,6 +67,7 @@ def create_widget_router(
     script = _render_script(settings, dialogue)
     worklet = (STATIC / "worklet.js").read_text(encoding="utf-8")
     demo = (STATIC / "demo.html").read_text(encoding="utf-8")
+    demo_css = (STATIC / "demo.css").read_text(encoding="utf-8")
     active: set[str] = set()
     router = APIRouter(include_in_schema=False)
 
@@ -81,6 +83,10 @@ def create_widget_router(
         @router.get("/", response_class=HTMLResponse)
         def demo_site() -> HTMLResponse:
             return HTMLResponse(demo, headers=DEMO_HEADERS)
+
+        @router.get("/widget/demo.css")
+        def demo_style(request: Request) -> Response:
+            return _cached(request, demo_css, "text/css; charset=utf-8")
 
     @router.websocket("/widget/ws")
     async def widget_socket(websocket: WebSocket) -> None:
@@ -101,7 +107,6 @@ def create_widget_router(
         finally:
             active.discard(call_id)
 
-    router.widget_sessions = active  # type: ignore[attr-defined]  # for health checks and tests
     return router
 
 
@@ -110,7 +115,8 @@ def _voice_agent_factory(services: Any, sink: TranscriptSink | None,
     from pipeline.voice_agent import VoiceAgent
 
     def make(call_id: str, on_event: EventHandler) -> VoiceAgent:
-        return VoiceAgent(services, 16_000, "widget", call_id, sink, clock=clock, on_event=on_event)
+        return VoiceAgent(services, 16_000, "widget", call_id, sink, clock=clock, on_event=on_event,
+                          captions=True)
 
     return make
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ from telephony.widget.staff import staff_info
 
 log = logging.getLogger("hotline.widget")
 AUDIO_CHUNK_SAMPLES = SAMPLE_RATE  # answer audio goes out in frames of at most one second
+STALE_PARTIAL_S = 1.0  # a new turn cannot have a caption this soon after the last one ended
 # WebSocket close codes (RFC 6455): normal, unsupported data, policy violation, too big, internal, try later.
 NORMAL, UNSUPPORTED, POLICY, TOO_BIG, INTERNAL, TRY_LATER = 1000, 1003, 1008, 1009, 1011, 1013
 
@@ -90,7 +92,8 @@ class WidgetSession:
         self._answers: set[asyncio.Task[None]] = set()
         self._typed = asyncio.Lock()  # typed questions are answered one after the other
         self._captioned = ""  # the last text shown as a caption, so its audio is not captioned twice
-        self._final = ""  # the last final transcript sent
+        self._final = ""  # the last final transcript sent, and when
+        self._final_at = float("-inf")
         self.outcome = "completed"
 
     # --- the session's life ---------------------------------------------------------------------------
@@ -292,10 +295,12 @@ class WidgetSession:
     async def _forward(self, event: Any) -> None:
         kind = event.kind
         if kind == "partial":
-            if event.text != self._final:  # a speculative transcript that became the final one: old news
+            # A caption of the turn just ended that finished after its final transcript is old news.
+            stale = event.text == self._final or time.monotonic() - self._final_at < STALE_PARTIAL_S
+            if not stale:
                 await self._send_json("partial", text=event.text)
         elif kind == "final":
-            self._final = event.text
+            self._final, self._final_at = event.text, time.monotonic()
             await self._send_json("final", text=event.text)
         elif kind == "reply" and event.reply is not None:
             reply: Reply = event.reply

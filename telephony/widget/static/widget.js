@@ -426,6 +426,12 @@
   }
 
   async function startTalking() {
+    if (state.stopping) { // pressed again straight away: the same turn goes on
+      clearTimeout(state.stopTimer);
+      state.stopping = false;
+      ui.talk.setAttribute("aria-pressed", "true");
+      return;
+    }
     if (state.talking) return;
     stopPlayback();
     connect();
@@ -436,12 +442,18 @@
   }
 
   function stopTalking(tellServer = true) {
-    if (!state.talking) return;
-    state.talking = false;
+    if (!state.talking || state.stopping) return;
     ui.talk.setAttribute("aria-pressed", "false");
-    if (tellServer && !state.handsFree) send({ type: "end" });
-    if (!state.handsFree) releaseMicLater();
-    idleStatus();
+    const finish = () => {
+      state.stopping = false;
+      state.talking = false;
+      if (tellServer && !state.handsFree) send({ type: "end" });
+      if (!state.handsFree) releaseMicLater();
+      idleStatus();
+    };
+    if (!tellServer) { finish(); return; }
+    state.stopping = true;
+    state.stopTimer = setTimeout(finish, 150); // the worklet's last 100 ms chunk is still on its way: let it go out first
   }
 
   function releaseMicLater() {
