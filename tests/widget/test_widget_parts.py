@@ -123,3 +123,12 @@ def test_the_script_embeds_its_texts_and_fetches_nothing_from_elsewhere(voice_se
     assert "registerProcessor" in worklet.text and worklet.headers["access-control-allow-origin"] == "*"
     page = client.get("/")
     assert '<script src="/widget.js" defer></script>' in page.text
+
+
+def test_the_widget_section_of_the_settings_is_used_when_there_is_one() -> None:
+    from types import SimpleNamespace
+
+    configured = WidgetConfig.from_settings(SimpleNamespace(widget={"allowed_origins": ["https://www.example.org"],
+                                                                    "session_limit_s": 300}))
+    assert configured.allowed_origins == ("https://www.example.org",) and configured.session_limit_s == 300
+    assert WidgetConfig.from_settings(SimpleNamespace()) == WidgetConfig()
