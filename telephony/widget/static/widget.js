@@ -264,7 +264,10 @@
     switch (m.type) {
       case "ready":
         state.ready = true;
-        if (!ui.log.childElementCount) addMessage("bot", m.greeting, m.lang);
+        if (!state.greeted) { // first connection only; a question typed meanwhile stays below it
+          state.greeted = true;
+          ui.log.prepend(addMessage("bot", m.greeting, m.lang));
+        }
         state.staff = m.staff;
         renderStaff();
         idleStatus();
@@ -524,7 +527,10 @@
     const open = show === undefined ? ui.staff.hidden : show;
     ui.staff.hidden = !open;
     ui.staffToggle.setAttribute("aria-expanded", open ? "true" : "false");
-    if (open) send({ type: "staff" });
+    if (open) {
+      send({ type: "staff" });
+      ui.staff.scrollIntoView({ block: "nearest" });
+    }
   }
 
   function renderStaff() {
