@@ -125,3 +125,7 @@ def _mount_channels(app: FastAPI, services: Services) -> None:
 
             secret = load_or_create_secret(services.settings.data_dir / "review_secret")
         app.include_router(create_review_router(services.store, secret))
+    if services.voice is not None:
+        from telephony.widget import create_widget_router
+
+        app.include_router(create_widget_router(services.voice, services.store, config=services.settings.widget))

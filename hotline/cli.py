@@ -355,7 +355,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     _warm_answer_audio(voice)
     app = create_app(Services(settings=settings, dialogue=dialogue, store=_store(settings), voice=voice))
     print(f"hotline: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    print(f"hotline: the voice widget demo is at http://{host}:{port}/ and the review UI at /review", flush=True)
+    # Refuse huge WebSocket frames before they are held in memory (the widget sends 100 ms of audio a frame).
+    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=1_048_576)
     return 0
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from telephony.widget.config import WidgetConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "hotline.yaml"
 ENV_PREFIX = "HOTLINE__"
@@ -173,6 +175,7 @@ class Settings(_Frozen):
     twilio: Twilio = Twilio()
     voice: Voice = Voice()
     telephony: Telephony = Telephony()
+    widget: WidgetConfig = WidgetConfig()
     root: Path = PROJECT_ROOT
 
     @field_validator("languages")

@@ -84,11 +84,15 @@ class VoiceAgent:
     def __init__(self, services: VoiceServices, rate: int, channel: str, call_id: str,
                  sink: TranscriptSink | None = None, caller_number: str | None = None,
                  language: str | None = None, clock: Clock = utc_now, on_event: EventSink | None = None,
-                 captions: bool = False) -> None:
+                 captions: bool = False, spoken_callback: bool = True, can_transfer: bool = True) -> None:
         """With `on_event`, events are delivered the moment they exist (live channels); without it, each call
         to `feed`/`text` returns its events as a list when the turn's work is done. `captions` adds partial
         transcripts while the caller speaks (the widget shows them; on the phone they would only cost CPU)."""
         self.captions = captions
+        # The phone offers a callback by voice and can put the caller through; the widget has a form and a
+        # tel: link instead, so there a request for staff is answered with how to reach them.
+        self.spoken_callback = spoken_callback
+        self.can_transfer = can_transfer
         self.services = services
         self.on_event = on_event
         self.rate = rate
@@ -304,7 +308,13 @@ class VoiceAgent:
             if "yes" in intents:
                 return self._take_callback(text)
         reply = dialogue.respond(self.conversation, text, self.clock(), spoken)
-        if reply.action == "closed":
+        if reply.action == "transfer" and not self.can_transfer:
+            contact = dialogue.knowledge.topics.get("contact-welcome-center")
+            if contact:
+                how = dialogue.answer(contact, reply.language, 1.0, reply.question)
+                reply = Reply(reply.language, "transfer", how.answer, how.topic, how.sources, 1.0,
+                              intent=reply.intent, question=reply.question, timings_ms=reply.timings_ms)
+        if reply.action == "closed" and self.spoken_callback:
             self._awaiting_callback = True
             offer = dialogue.phrases.say(reply.language, "callback_offer")
             reply = Reply(reply.language, reply.action, f"{reply.answer} {offer}", intent=reply.intent,

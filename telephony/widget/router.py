@@ -116,7 +116,7 @@ def _voice_agent_factory(services: Any, sink: TranscriptSink | None,
 
     def make(call_id: str, on_event: EventHandler) -> VoiceAgent:
         return VoiceAgent(services, 16_000, "widget", call_id, sink, clock=clock, on_event=on_event,
-                          captions=True)
+                          captions=True, spoken_callback=False, can_transfer=False)
 
     return make
 
