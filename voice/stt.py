@@ -165,7 +165,9 @@ def _rejection(text: str, no_speech: float, logprob: float, cfg: SttConfig, trun
         return "no words"
     if no_speech >= cfg.no_speech_threshold and logprob < cfg.min_avg_logprob:
         return f"no speech (p={no_speech:.2f}, logprob={logprob:.2f})"
-    if logprob < -2.0 or (logprob < cfg.min_avg_logprob and no_speech >= 0.3):
+    if logprob < -2.0:
+        # Whisper's words on silence ("you", "Thank you.") come out this unsure; real speech, even robotic or
+        # over a bad line, stays above it.
         return f"unsure of any words (p={no_speech:.2f}, logprob={logprob:.2f})"
     if no_speech >= 0.85:
         return f"no speech (p={no_speech:.2f})"
