@@ -1,0 +1,322 @@
+"""One phone call: Twilio's media stream through the real pipecat pipeline to the voice agent, and back.
+
+    [transport.input(), PhoneKeysProcessor, VoiceAgentProcessor, PlaybackProcessor, transport.output()]
+
+The agent answers; this class decides how the call goes on and ends. Anything that must happen after the
+caller has *heard* something (put through to staff after "I am connecting you", hang up after "goodbye")
+waits for Twilio to echo a mark sent behind that audio. Every ending (goodbye, caller hung up, silence,
+maximum length, transfer, internal fault) ends the pipeline and completes the call's record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from fastapi import WebSocket
+from pipecat.frames.frames import EndFrame, ErrorFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.workers.runner import WorkerRunner
+
+from pipeline.dialogue import Reply
+from pipeline.processors import VoiceAgentProcessor
+from pipeline.voice_agent import AgentEvent, VoiceAgent
+from telephony import twiml
+from telephony.consent import ConsentedRecords
+from telephony.greeting import SpokenPart
+from telephony.line import PHONE_RATE, PhoneLine
+from telephony.processors import MarkAfterPlayback, PhoneKeysProcessor, PlaybackProcessor
+from telephony.protocol import StreamStart, TwilioMediaSerializer
+from telephony.rest import CallControlError
+from telephony.tokens import RESUME_CALLBACK, StreamGrant
+from voice.audio import Audio
+
+log = logging.getLogger("hotline.twilio")
+WATCH_INTERVAL_S = 0.25
+CLOSE_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class _AfterPlayback:
+    mark: str
+    action: Callable[[], Awaitable[None]]
+    interruptible: bool  # the caller speaking over the audio cancels it (else it happens at once)
+
+
+class PhoneCall:
+    def __init__(self, websocket: WebSocket, stream: StreamStart, grant: StreamGrant, line: PhoneLine) -> None:
+        self.websocket = websocket
+        self.stream = stream
+        self.grant = grant
+        self.line = line
+        self.call_sid = stream.call_sid
+        twilio = line.settings.twilio
+        self.serializer = TwilioMediaSerializer(stream, twilio.auth_token, twilio.api_base_url)
+        self.records = ConsentedRecords(line.sink) if line.sink else None
+        self.agent = VoiceAgent(line.services, PHONE_RATE, "phone", self.call_sid, sink=self.records,
+                                caller_number=grant.caller_number, language=grant.language, clock=line.clock)
+        self.outcome: str | None = None
+        self._closing = False  # an ending is under way: no more prompts
+        self._after: _AfterPlayback | None = None
+        self._marks = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._last_activity = time.monotonic()
+        self._prompted = False
+        self._cuts = 0  # our own speech stops when this changes (barge-in, a key)
+        self._after_interruption: list[SpokenPart] = []
+
+    # --- running ----------------------------------------------------------------------------------------
+    async def run(self) -> str:
+        transport = FastAPIWebsocketTransport(self.websocket, FastAPIWebsocketParams(
+            serializer=self.serializer, audio_in_enabled=True, audio_out_enabled=True,
+            audio_in_sample_rate=PHONE_RATE, audio_out_sample_rate=PHONE_RATE,
+            allowed_origins=[],  # Twilio sends no Origin header: PIPECAT_ALLOWED_ORIGINS must not refuse it
+        ))
+        self.playback = PlaybackProcessor(self, self.stream.stream_sid)
+        pipeline = Pipeline([
+            transport.input(), PhoneKeysProcessor(self), VoiceAgentProcessor(self.agent), self.playback,
+            transport.output(),
+        ])
+        self.worker = PipelineWorker(
+            pipeline, params=PipelineParams(audio_in_sample_rate=PHONE_RATE, audio_out_sample_rate=PHONE_RATE),
+            enable_rtvi=False, enable_turn_tracking=False, idle_timeout_secs=None, name=f"call-{self.call_sid}",
+        )
+
+        @transport.event_handler("on_client_disconnected")
+        async def _disconnected(_transport: Any, _websocket: Any) -> None:
+            self.on_hang_up()
+
+        @self.worker.event_handler("on_pipeline_started")
+        async def _started(_worker: Any, _frame: Any) -> None:
+            self._spawn(self._begin(), "greeting")
+
+        @self.worker.event_handler("on_pipeline_error")
+        async def _error(_worker: Any, frame: ErrorFrame) -> None:
+            self._spawn(self.fault(f"pipeline error: {frame.error}"), "fault")
+
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(self.worker)
+        try:
+            await runner.run()
+        finally:
+            await self._cancel_tasks()
+            outcome = self.outcome or "hung_up"
+            try:
+                await asyncio.wait_for(self.agent.close(outcome), CLOSE_TIMEOUT_S)
+            except Exception:
+                log.exception("call %s: could not complete the call record", self.call_sid)
+        log.info("call %s: ended (%s)", self.call_sid, outcome)
+        return outcome
+
+    async def _begin(self) -> None:
+        await self.agent.start()  # records the call's start
+        self._spawn(self._watch(), "watch")
+        if self.grant.resume == RESUME_CALLBACK:
+            await self._offer_callback()
+            return
+        await self._play_parts(self.line.greeting.parts)
+
+    async def _play_parts(self, parts: list[SpokenPart]) -> None:
+        cuts = self._cuts
+        for part in parts:
+            audio = await self.line.greeting.audio(part)
+            if self._cuts != cuts:  # the caller spoke or pressed a key: stop talking, listen
+                return
+            await self.play(audio, part.text)
+
+    async def play(self, audio: Audio, text: str) -> None:
+        """Our own audio (greeting, menu), sent the way the agent sends its answers, so barge-in covers it."""
+        agent = self.agent
+        agent.speaking_until = max(agent.speaking_until, time.monotonic()) + audio.seconds
+        if agent.on_event:
+            await agent.on_event(AgentEvent("audio", text, audio=audio))
+
+    async def _offer_callback(self) -> None:
+        """Back from an unanswered transfer: offer a callback; the agent takes the caller's yes."""
+        # VoiceAgent has no public hook for this yet; its closed-hours path sets the same flag (see README).
+        self.agent._awaiting_callback = True
+        await self.agent.say_phrase("callback_offer")
+
+    # --- what the pipeline reports -----------------------------------------------------------------------
+    def bot_speaking(self) -> bool:
+        return self.agent.bot_speaking()
+
+    def on_key(self, key: str, interrupting: bool) -> None:
+        """A key press; when it interrupts our audio, what it asks for is played once the line is clear."""
+        self.on_caller_activity()
+        self._cuts += 1
+        follow_up: list[SpokenPart] = []
+        if key == "*" and self.records:
+            self.records.object()
+            log.info("call %s: the caller objected to the transcript", self.call_sid)
+            follow_up = [self.line.greeting.objection_confirmed(self.agent.conversation.language)]
+        elif key == "#":
+            follow_up = self.line.greeting.menu
+        if not follow_up:
+            return
+        if interrupting:
+            self._after_interruption = follow_up
+        else:
+            self._spawn(self._play_parts(follow_up), "key")
+
+    def on_reply(self, reply: Reply) -> None:
+        self.on_caller_activity()
+        if reply.intent == "error":
+            self._spawn(self._after_answer(partial(self._fault_followup, reply.language), interruptible=False),
+                        "fault follow-up")
+        elif reply.action == "transfer":
+            log.info("call %s: transfer asked for; after the caller has heard the reply", self.call_sid)
+            self._spawn(self._after_answer(partial(self._transfer, reply.language), interruptible=True),
+                        "transfer")
+        elif reply.action == "goodbye":
+            self._spawn(self._after_answer(partial(self._end, "goodbye"), interruptible=True), "goodbye")
+
+    def on_caller_activity(self) -> None:
+        self._last_activity = time.monotonic()
+        self._prompted = False
+
+    def on_interrupted(self) -> None:
+        self._cuts += 1
+        self.agent.speaking_until = 0.0
+        if self._after_interruption:
+            parts, self._after_interruption = self._after_interruption, []
+            self._spawn(self._play_parts(parts), "key")
+        after, self._after = self._after, None
+        if after and not after.interruptible:
+            self._spawn(after.action(), "ending")
+
+    def on_played(self, mark: str) -> None:
+        if self._after and self._after.mark == mark:
+            after, self._after = self._after, None
+            self._spawn(after.action(), "after playback")
+
+    def on_hang_up(self) -> None:
+        if self.outcome is None:
+            self.outcome = "protocol_error" if self.serializer.rejected else "hung_up"
+        self.serializer.hang_up_on_end = False  # the call is over (or lives on elsewhere) already
+        self._spawn(self.worker.cancel(), "cancel")
+
+    # --- after the caller has heard it -------------------------------------------------------------------
+    async def _after_answer(self, action: Callable[[], Awaitable[None]], interruptible: bool) -> None:
+        await self.agent.drain()  # the answer's audio is all in the pipeline
+        await self._after_playback(action, interruptible)
+
+    async def _after_playback(self, action: Callable[[], Awaitable[None]], interruptible: bool) -> None:
+        mark = f"after-{next(self._marks)}"
+        log.debug("call %s: waiting for mark %s", self.call_sid, mark)
+        self._after = _AfterPlayback(mark, action, interruptible)
+        await self.playback.queue_frame(MarkAfterPlayback(mark=mark))
+        # Twilio echoes the mark once played; if it never does, act a little after the audio must have ended.
+        wait = max(0.0, self.agent.speaking_until - time.monotonic()) + self.line.policy.mark_grace_s
+        self._spawn(self._mark_overdue(mark, wait), "mark timeout")
+
+    async def _mark_overdue(self, mark: str, wait: float) -> None:
+        await asyncio.sleep(wait)
+        if self._after and self._after.mark == mark:
+            log.warning("call %s: no mark %r from Twilio after %.1f s; going on", self.call_sid, mark, wait)
+            self.on_played(mark)
+
+    async def _say_then_end(self, phrase: str, outcome: str) -> None:
+        self._closing = True
+        await self.agent.say_phrase(phrase)
+        await self._after_playback(partial(self._end, outcome), interruptible=False)
+
+    async def _end(self, outcome: str) -> None:
+        self._closing = True
+        self.outcome = self.outcome or outcome
+        await self.worker.queue_frame(EndFrame())  # flushes our audio; the serializer then hangs up
+
+    async def _transfer(self, language: str, outcome: str = "transferred") -> None:
+        if self.outcome is not None:
+            return
+        self._closing = True
+        # Set before the update: Twilio ends the stream as soon as the call has new TwiML.
+        self.outcome, self.serializer.hang_up_on_end = outcome, False
+        try:
+            await self.line.control.update(self.call_sid, twiml.dial(self.line.staff_line(language)))
+        except CallControlError as exc:
+            log.error("call %s: transfer failed: %s", self.call_sid, exc)
+            self.outcome, self.serializer.hang_up_on_end, self._closing = None, True, False
+            await self.agent.say_phrase("apology_fault")
+            await self._offer_callback()
+            return
+        log.info("call %s: put through to staff", self.call_sid)
+        await self._end(outcome)
+
+    async def _fault_followup(self, language: str) -> None:
+        """The dialogue failed and the agent has apologised: staff take over while open, else goodbye."""
+        if self.line.is_open():
+            await self._transfer(language, outcome="fault, transferred")
+        else:
+            await self._say_then_end("goodbye", "fault")
+
+    async def fault(self, reason: str) -> None:
+        """An internal fault: Twilio's own voice apologises (ours may be what broke), then staff or goodbye."""
+        log.error("call %s: internal fault: %s", self.call_sid, reason)
+        if self.outcome is not None:
+            return
+        self._closing = True
+        language = self.agent.conversation.language or self.line.settings.default_language
+        transfer = self.line.is_open()
+        self.outcome = "fault, transferred" if transfer else "fault"
+        self.serializer.hang_up_on_end = False
+        try:
+            await self.line.control.update(self.call_sid, self.line.apology_twiml(language, transfer))
+        except CallControlError as exc:
+            log.error("call %s: could not hand the call to Twilio's apology: %s", self.call_sid, exc)
+            self.outcome, self.serializer.hang_up_on_end = "fault", True
+        await self.worker.queue_frame(EndFrame())
+
+    # --- silence and the maximum length ------------------------------------------------------------------
+    async def _watch(self) -> None:
+        started = time.monotonic()
+        policy = self.line.policy
+        while not self._closing:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            now = time.monotonic()
+            if self._closing:
+                return
+            if now - started >= policy.max_call_s:
+                log.info("call %s: maximum length reached", self.call_sid)
+                await self._say_then_end("goodbye", "max_length")
+                return
+            if self.agent.endpointer.in_turn or self.agent.bot_speaking():
+                self._last_activity = now
+            elif now - self._last_activity >= policy.silence_prompt_s:
+                self._last_activity = now
+                if self._prompted:
+                    await self._say_then_end("goodbye", "silence")
+                    return
+                self._prompted = True
+                await self.agent.say_phrase("ask_more")
+
+    # --- tasks -------------------------------------------------------------------------------------------
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.create_task(self._guard(work, what), name=f"{self.call_sid} {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("call %s: %s failed", self.call_sid, what)
+            if what != "fault":
+                await self.fault(f"{what}: {type(exc).__name__}: {exc}")
+
+    async def _cancel_tasks(self) -> None:
+        current = asyncio.current_task()
+        tasks = [task for task in self._tasks if task is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,184 @@
+"""Twilio's webhooks and media socket under /twilio, as one router the app mounts.
+
+    app.include_router(create_twilio_router(settings, voice_services, sink=store))
+
+- POST /twilio/voice: a call comes in. Signed by Twilio or 403. TwiML connects the call's audio to
+  /twilio/media with a per-call token, or, when every line is taken, a polite message (and staff, if in).
+- WS /twilio/media: the call's audio both ways (Media Streams), one `PhoneCall` per socket.
+- POST /twilio/status: call status callbacks, recorded with the call.
+- POST /twilio/dial-result: a transfer ended; if staff did not answer, the caller comes back to the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from contextlib import suppress
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from hotline.settings import Settings
+from pipeline.records import CallRecord, TranscriptSink
+from pipeline.voice_agent import VoiceServices
+from telephony import twiml
+from telephony.call import PhoneCall
+from telephony.capacity import CallSlots
+from telephony.greeting import PhoneGreeting
+from telephony.line import PHONE_RATE, CallPolicy, Clock, PhoneLine
+from telephony.protocol import StreamRejected, read_stream_start
+from telephony.rest import CallControl
+from telephony.signatures import WebhookVerifier
+from telephony.tokens import DEFAULT_TTL_S, RESUME_CALLBACK, InvalidStreamToken, StreamGrant, StreamTokens
+
+log = logging.getLogger("hotline.twilio")
+# Dial outcomes after which the caller is done (staff talked to them, or the caller hung up while it rang).
+DIAL_FINISHED = ("completed", "answered", "canceled")
+POLICY_VIOLATION = 1008
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_twilio_router(
+    settings: Settings,
+    voice: VoiceServices,
+    sink: TranscriptSink | None = None,
+    *,
+    clock: Clock = utc_now,
+    policy: CallPolicy | None = None,
+    control: CallControl | None = None,
+    token_ttl_s: float = DEFAULT_TTL_S,
+    prepare_greeting: bool = True,
+) -> APIRouter:
+    """The phone channel. `clock` decides opening hours (tests pass a fixed moment)."""
+    twilio = settings.twilio
+    policy = policy or CallPolicy.from_settings(settings)
+    line = PhoneLine(
+        settings=settings, services=voice, sink=sink, clock=clock,
+        control=control or CallControl(twilio.account_sid, twilio.auth_token, twilio.api_base_url),
+        tokens=StreamTokens.from_auth_token(twilio.auth_token, token_ttl_s),
+        slots=CallSlots(settings.telephony.max_concurrent_calls, hold_s=token_ttl_s),
+        verifier=WebhookVerifier(twilio.auth_token, settings.server.public_url),
+        greeting=PhoneGreeting(voice, PHONE_RATE), policy=policy,
+    )
+    if prepare_greeting:
+        # The first caller should not wait for the greeting to be synthesised.
+        threading.Thread(target=line.greeting.prepare, name="render phone greeting").start()
+    router = APIRouter(prefix=line.prefix, tags=["telephony"])
+    router.add_api_route("/voice", _voice_webhook(line), methods=["POST"], include_in_schema=False)
+    router.add_api_route("/status", _status_webhook(line), methods=["POST"], include_in_schema=False)
+    router.add_api_route("/dial-result", _dial_result_webhook(line), methods=["POST"], include_in_schema=False)
+    router.add_api_websocket_route("/media", _media_socket(line))
+    return router
+
+
+def _xml(body: str) -> Response:
+    return Response(content=body, media_type="application/xml")
+
+
+def _voice_webhook(line: PhoneLine):
+    async def voice(request: Request) -> Response:
+        form = await line.verifier.signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        call_sid = str(form.get("CallSid") or "")
+        if not call_sid:
+            return Response("CallSid missing", status_code=400)
+        if not line.slots.reserve(call_sid):
+            log.warning("call %s: all %d lines busy; polite message instead", call_sid, line.slots.limit)
+            await _record_unstreamed(line, call_sid, "busy, transferred" if line.is_open() else "busy")
+            return _xml(line.busy_twiml())
+        token = line.tokens.issue(StreamGrant(call_sid=call_sid, caller_number=_caller(form)))
+        return _xml(twiml.stream(line.stream_url, token))
+
+    return voice
+
+
+def _status_webhook(line: PhoneLine):
+    async def status(request: Request) -> Response:
+        form = await line.verifier.signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        call_sid, call_status = str(form.get("CallSid") or ""), str(form.get("CallStatus") or "")
+        if call_sid and call_status and line.sink:
+            try:
+                await asyncio.to_thread(line.sink.add_status, call_sid, call_status, line.clock())
+            except Exception:
+                log.exception("call %s: could not record status %r", call_sid, call_status)
+        return Response(status_code=204)
+
+    return status
+
+
+def _dial_result_webhook(line: PhoneLine):
+    async def dial_result(request: Request) -> Response:
+        form = await line.verifier.signed_form(request)
+        if form is None:
+            return Response(status_code=403)
+        call_sid = str(form.get("CallSid") or "")
+        outcome = str(form.get("DialCallStatus") or "")
+        language = request.query_params.get("lang")
+        language = language if language in line.settings.languages else line.settings.default_language
+        if line.sink and call_sid:
+            with suppress(Exception):
+                await asyncio.to_thread(line.sink.add_status, call_sid, f"dial {outcome}", line.clock())
+        if outcome in DIAL_FINISHED or not call_sid:
+            return _xml(twiml.hang_up())
+        log.info("call %s: staff did not answer (%s); back to the bot", call_sid, outcome)
+        if not line.slots.reserve(call_sid):
+            return _xml(line.apology_twiml(language, transfer=False))
+        grant = StreamGrant(call_sid=call_sid, caller_number=_caller(form), language=language,
+                            resume=RESUME_CALLBACK)
+        return _xml(twiml.stream(line.stream_url, line.tokens.issue(grant)))
+
+    return dial_result
+
+
+def _media_socket(line: PhoneLine):
+    async def media(websocket: WebSocket) -> None:
+        await websocket.accept()
+        peer = websocket.client.host if websocket.client else "?"
+        try:
+            stream = await read_stream_start(websocket)
+            if stream.account_sid != line.settings.twilio.account_sid:
+                raise StreamRejected(f"account {stream.account_sid!r} is not ours")
+            grant = line.tokens.verify(stream.custom_parameters.get(twiml.TOKEN_PARAMETER), stream.call_sid)
+            if not line.slots.connect(stream.call_sid):
+                raise StreamRejected("no stream was promised to this call (or it is already connected)")
+        except (StreamRejected, InvalidStreamToken) as exc:
+            log.warning("media socket from %s refused: %s", peer, exc)
+            with suppress(Exception):
+                await websocket.close(code=POLICY_VIOLATION)
+            return
+        try:
+            await PhoneCall(websocket, stream, grant, line).run()
+        except Exception:
+            log.exception("call %s: the call failed", stream.call_sid)
+            with suppress(Exception):
+                await websocket.close()
+        finally:
+            line.slots.release(stream.call_sid)
+
+    return media
+
+
+def _caller(form: FormData) -> str | None:
+    number = str(form.get("From") or "")
+    return number or None
+
+
+async def _record_unstreamed(line: PhoneLine, call_sid: str, outcome: str) -> None:
+    """A call we could not take still belongs in the statistics (without the caller's number)."""
+    if not line.sink:
+        return
+    sink, now = line.sink, line.clock()
+    try:
+        await asyncio.to_thread(sink.start_call, CallRecord(call_sid, "phone", now))
+        await asyncio.to_thread(sink.end_call, call_sid, now, outcome)
+    except Exception:
+        log.exception("call %s: could not record the busy call", call_sid)

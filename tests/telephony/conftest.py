@@ -1,0 +1,161 @@
+"""A real server on a loopback port, a fake Twilio REST API beside it, and a Twilio simulator to call it.
+
+The server runs uvicorn in its own thread (its own event loop), as in production; the models are loaded
+once per session and shared by every server started here.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uvicorn
+from loguru import logger
+
+from hotline.settings import Settings, load_settings
+from telephony.line import CallPolicy
+from telephony.simulator import TwilioSimulator
+from telephony.simulator.fake_api import FakeTwilioApi
+from tests.conftest import berlin
+from voice.audio import Audio
+from voice.tts import VoiceChoice
+
+ACCOUNT_SID = "AC" + "7" * 32
+AUTH_TOKEN = "test-auth-token-0123456789"
+TUESDAY_10 = berlin(2026, 12, 1, 10, 0)  # open
+SUNDAY_10 = berlin(2026, 12, 6, 10, 0)  # closed; opens Monday 9:00
+
+logger.remove()
+logger.add(sys.stderr, level="WARNING")  # pipecat logs DEBUG by default
+
+
+class MovableClock:
+    """The server's idea of now (opening hours); a test sets the moment it needs."""
+
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+@dataclass
+class RunningServer:
+    url: str
+    settings: Settings
+    clock: MovableClock
+    api: FakeTwilioApi
+    store: object
+
+    @property
+    def twilio(self) -> TwilioSimulator:
+        return TwilioSimulator(self.url, ACCOUNT_SID, AUTH_TOKEN)
+
+
+@pytest.fixture(scope="session")
+def voice_services(settings, dialogue):
+    from pipeline.voice_agent import VoiceServices
+
+    return VoiceServices.from_settings(settings, dialogue)
+
+
+@pytest.fixture(scope="session")
+def fake_api() -> Iterator[FakeTwilioApi]:
+    api = FakeTwilioApi(ACCOUNT_SID, AUTH_TOKEN)
+    api.start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory):
+    from review.store import TranscriptStore
+
+    path = tmp_path_factory.mktemp("telephony") / "calls.db"
+    return TranscriptStore(f"sqlite:///{path}", redact_contacts=False)
+
+
+@contextmanager
+def serve(voice_services, dialogue, api: FakeTwilioApi, store, policy: CallPolicy | None = None,
+          max_calls: int = 4) -> Iterator[RunningServer]:
+    """The app as `hotline serve` builds it, with the Twilio router mounted, on a free loopback port."""
+    from hotline.app import Services, create_app
+    from telephony.router import create_twilio_router
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = load_settings(overrides={
+        "server.public_url": url, "twilio.account_sid": ACCOUNT_SID, "twilio.auth_token": AUTH_TOKEN,
+        "twilio.api_base_url": api.base_url, "telephony.max_concurrent_calls": max_calls,
+    })
+    clock = MovableClock(TUESDAY_10)
+    app = create_app(Services(settings, dialogue))
+    app.include_router(create_twilio_router(settings, voice_services, store, clock=clock, policy=policy))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield RunningServer(url, settings, clock, api, store)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def server(voice_services, dialogue, fake_api, store) -> Iterator[RunningServer]:
+    with serve(voice_services, dialogue, fake_api, store) as running:
+        yield running
+
+
+@pytest.fixture
+def twilio(server) -> TwilioSimulator:
+    server.clock.moment = TUESDAY_10
+    return server.twilio
+
+
+# The caller: another of the provisioned Kokoro voices than the bot's, the one Whisper hears best in German.
+CALLER_VOICE = VoiceChoice("kokoro", "jf_gongitsune", "de")
+
+
+@pytest.fixture(scope="session")
+def speech(voice_services):
+    """German caller speech made by the project's own synthesizer (cached per text)."""
+    cache = {}
+
+    def make(text: str):
+        if text not in cache:
+            cache[text] = fluent(voice_services.synthesizer.speak(text, "de", CALLER_VOICE))
+        return cache[text]
+
+    return make
+
+
+def fluent(audio: Audio, max_pause_s: float = 0.25, level: float = 0.01) -> Audio:
+    """Shorten the synthesiser's pauses between words, so a sentence is one turn, as a caller speaks it."""
+    frame = max(1, audio.rate // 50)
+    frames = [audio.samples[i : i + frame] for i in range(0, len(audio.samples), frame)]
+    keep, quiet = [], 0
+    for chunk in frames:
+        quiet = quiet + 1 if float(np.sqrt(np.mean(chunk**2))) < level else 0
+        if quiet * frame <= max_pause_s * audio.rate:
+            keep.append(chunk)
+    return Audio(np.concatenate(keep).astype(np.float32), audio.rate)
+
+
+ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,194 @@
+"""Whole calls through the real server, pipecat pipeline, models and `twilio` client, on loopback.
+
+Caller speech is made by the project's own synthesizer. Whisper's language detection on a short synthetic clip
+at 8 kHz is weak (see stack.md), so callers choose German with the menu key first, as a caller who is not
+understood would; recognising the language by ear is the voice agent's to test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from sqlalchemy import select
+
+from review.models import Call, Callback, Turn
+from telephony.simulator import TwimlReply
+from tests.telephony.conftest import SUNDAY_10, TUESDAY_10
+
+QUESTION = "Wie melde ich meine Wohnung an?"
+STAFF = "Ich möchte mit einem Mitarbeiter sprechen."
+STAFF_NUMBER = "+4964410000000"
+
+
+def record(store, call_sid: str) -> Call | None:
+    with store._sessions() as session:
+        return session.get(Call, call_sid)
+
+
+def turns(store, call_sid: str) -> list[Turn]:
+    with store._sessions() as session:
+        return list(session.scalars(select(Turn).where(Turn.call_id == call_sid).order_by(Turn.index)))
+
+
+async def ended(store, call_sid: str, timeout_s: float = 30.0) -> Call:
+    """The server completes the record when the pipeline has ended."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        call = await asyncio.to_thread(record, store, call_sid)
+        if call is not None and call.ended_at is not None:
+            return call
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"call {call_sid} has no completed record after {timeout_s} s")
+
+
+async def choose_german(line) -> None:
+    """Press 1 over the greeting, then hear "Gut, wir sprechen weiter auf Deutsch." to the end."""
+    await line.wait_for_audio(since=0)
+    await line.press("1")
+    await line.wait_until(lambda: bool(line.clears), 5, "clear")
+    await line.wait_for_answer(since=line.clears[-1], quiet_s=1.0)
+
+
+async def test_german_caller_hears_the_answer_to_their_question(twilio, speech, voice_services, store):
+    question = speech(QUESTION)
+    call = await twilio.incoming_call()
+    async with call.connect() as line:
+        await choose_german(line)
+        await line.say(question, trailing_silence_s=0.3)
+        answer = await line.wait_for_answer(quiet_s=5.0)
+        await line.hang_up()
+    heard = voice_services.transcriber.transcribe(answer, language="de").text.lower()
+    assert "zwei wochen" in heard or "2 wochen" in heard, heard  # "innerhalb von zwei Wochen anmelden"
+    call_record = await ended(store, call.call_sid)
+    assert call_record.outcome == "hung_up" and call_record.channel == "phone"
+    assert call_record.caller_number is None  # the number is kept only with a callback request
+    [turn] = turns(store, call.call_sid)
+    assert (turn.language, turn.action, turn.topic) == ("de", "answer", "address-registration")
+
+
+async def test_caller_speaking_over_the_bot_gets_clear_and_the_bot_stops(twilio, speech):
+    question = speech(QUESTION)
+    call = await twilio.incoming_call()
+    async with call.connect() as line:
+        await line.wait_for_audio(since=0)
+        started = time.monotonic()
+        speaking = asyncio.create_task(line.say(question))
+        await line.wait_until(lambda: bool(line.clears), timeout_s=5, what="clear")
+        assert line.clears[0] - started < 1.5  # VAD needs a little speech first; then at once
+        cut = line.clears[0]
+        await speaking
+        # Nothing more of the greeting after the clear: the next audio is the answer, after the question.
+        assert not [c for c in line.heard_chunks if cut + 0.2 < c.starts < line.spoken_until and not c.cleared]
+        await line.hang_up()
+
+
+async def test_request_for_staff_while_open_puts_the_call_through_after_the_sentence(twilio, server, speech, store):
+    server.clock.moment = TUESDAY_10
+    request = speech(STAFF)
+    call = await twilio.incoming_call()
+    async with call.connect() as line:
+        await choose_german(line)
+        await line.say(request, trailing_silence_s=0.3)
+        await asyncio.wait_for(line.closed.wait(), 60)  # the call has moved on: our stream ends
+        said = line.heard_seconds(line.spoken_until)
+    assert (await ended(store, call.call_sid)).outcome == "transferred", [
+        (t.transcript, t.action) for t in turns(store, call.call_sid)]
+    [update] = server.api.updates(call.call_sid)
+    assert update.authorized
+    dial = TwimlReply.parse(200, update.form["Twiml"])
+    assert dial.dial_number == STAFF_NUMBER
+    assert dial.dial_attributes["timeout"] == "25"
+    assert dial.dial_attributes["action"] == f"{server.url}/twilio/dial-result?lang=de"
+    assert said > 2.0  # "Ich verbinde Sie jetzt..." was played first,
+    [(heard_at, _)] = line.marks
+    assert update.at >= heard_at  # and the call was moved only once Twilio reported it heard
+    assert not server.api.hang_ups(call.call_sid)  # ending our stream did not hang up the transferred call
+
+
+async def test_staff_not_answering_brings_the_caller_back_to_a_callback_offer(twilio, server, speech, store):
+    server.clock.moment = TUESDAY_10
+    yes = speech("Ja, sehr gerne.")
+    call = await twilio.incoming_call(from_number="+4915112345678")
+    reply = await call.dial_ended(f"{server.url}/twilio/dial-result?lang=de", "no-answer")
+    assert reply.stream_url and reply.parameters["token"]
+    async with call.connect() as line:
+        await line.wait_for_answer(since=0, quiet_s=1.0)  # "Möchten Sie einen Rückruf?"
+        await line.say(yes, trailing_silence_s=0.3)
+        await line.wait_for_answer(quiet_s=2.0)  # "Vielen Dank. Unser Team ruft Sie zurück."
+        await line.hang_up()
+    await ended(store, call.call_sid)
+    with store._sessions() as session:
+        callback = session.scalars(select(Callback).where(Callback.call_id == call.call_sid)).one_or_none()
+    assert callback, [(t.transcript, t.action, t.answer) for t in turns(store, call.call_sid)]
+    assert callback.number == "+4915112345678" and callback.language == "de"
+    finished = await call.dial_ended(f"{server.url}/twilio/dial-result?lang=de", "completed")
+    assert "<Hangup" in finished.body
+
+
+async def test_request_for_staff_on_sunday_hears_the_next_opening_and_no_transfer(twilio, server, speech, store,
+                                                                                  voice_services):
+    server.clock.moment = SUNDAY_10
+    request = speech(STAFF)
+    call = await twilio.incoming_call()
+    async with call.connect() as line:
+        await choose_german(line)
+        await line.say(request, trailing_silence_s=0.3)
+        answer = await line.wait_for_answer(quiet_s=6.0)  # several sentences, synthesised one by one
+        await line.hang_up()
+    heard = voice_services.transcriber.transcribe(answer, language="de").text
+    assert "erreichbar" in heard and "morgen" in heard, heard  # Sunday 10:00: "...wieder morgen um 9:00 Uhr"
+    assert not server.api.for_call(call.call_sid)
+    await ended(store, call.call_sid)
+    assert [t.action for t in turns(store, call.call_sid)] == ["closed"]
+
+
+async def test_caller_saying_goodbye_is_hung_up_after_the_farewell(twilio, server, speech, store):
+    goodbye = speech("Das war alles, auf Wiederhören.")
+    call = await twilio.incoming_call()
+    async with call.connect() as line:
+        await choose_german(line)
+        await line.say(goodbye, trailing_silence_s=0.3)
+        await asyncio.wait_for(line.closed.wait(), 60)
+        farewell = line.heard_seconds(line.spoken_until)
+    assert farewell > 1.5
+    assert server.api.wait_for(lambda: server.api.hang_ups(call.call_sid), 10)
+    assert (await ended(store, call.call_sid)).outcome == "goodbye"
+
+
+async def test_caller_who_presses_star_keeps_their_words_out_of_the_transcript(twilio, speech, store):
+    question = speech(QUESTION)
+    call = await twilio.incoming_call()
+    async with call.connect() as line:
+        await line.wait_for_audio(since=0)
+        await line.press("*")
+        await line.wait_until(lambda: bool(line.clears), 5, "clear")
+        pressed = time.monotonic()
+        await line.wait_for_answer(since=pressed, quiet_s=1.0)  # "In Ordnung. ... kein Protokoll."
+        await line.press("1")
+        await line.wait_for_answer(since=time.monotonic(), quiet_s=1.0)
+        await line.say(question, trailing_silence_s=0.3)
+        await line.wait_for_answer(quiet_s=3.0)
+        await line.hang_up()
+    call_record = await ended(store, call.call_sid)
+    assert call_record.outcome == "hung_up (transcript objected)"
+    assert turns(store, call.call_sid) == []
+
+
+@pytest.mark.parametrize("open_now", [True, False], ids=["open", "closed"])
+async def test_more_calls_than_lines_hear_a_polite_message(voice_services, dialogue, fake_api, store, open_now):
+    from tests.telephony.conftest import serve
+
+    with serve(voice_services, dialogue, fake_api, store, max_calls=1) as busy_server:
+        busy_server.clock.moment = TUESDAY_10 if open_now else SUNDAY_10
+        twilio = busy_server.twilio
+        first = await twilio.incoming_call()
+        second = await twilio.incoming_call()
+    assert first.twiml.stream_url
+    reply = second.twiml
+    assert reply.stream_url is None
+    assert any("belegt" in text for text in reply.says) and any("busy" in text for text in reply.says)
+    assert reply.dial_number == (STAFF_NUMBER if open_now else None)
+    outcome = (await ended(store, second.call_sid)).outcome
+    assert outcome == ("busy, transferred" if open_now else "busy")

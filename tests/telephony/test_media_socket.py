@@ -1,0 +1,96 @@
+"""The media socket refuses anything that is not a Twilio stream we promised, and a bad socket hurts no one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from telephony.simulator import MediaStream, new_sid
+
+POLICY_VIOLATION = 1008
+
+
+async def closed_by_server(url: str, *messages: str | bytes, timeout_s: float = 15.0) -> int | None:
+    """Send `messages`, then wait for the server to close the socket; its close code."""
+    async with connect(url) as socket:
+        for message in messages:
+            try:
+                await socket.send(message)
+            except ConnectionClosed:
+                break
+        try:
+            async with asyncio.timeout(timeout_s):
+                async for _ in socket:
+                    pass
+        except ConnectionClosed:
+            pass
+        return socket.close_code
+
+
+def start(call_sid: str, token: str | None, account_sid: str, encoding: str = "audio/x-mulaw",
+          rate: int = 8000) -> str:
+    stream_sid = new_sid("MZ")
+    return json.dumps({"event": "start", "streamSid": stream_sid, "start": {
+        "accountSid": account_sid, "streamSid": stream_sid, "callSid": call_sid, "tracks": ["inbound"],
+        "mediaFormat": {"encoding": encoding, "sampleRate": rate, "channels": 1},
+        "customParameters": {"token": token} if token else {},
+    }})
+
+
+async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server):
+    live = await twilio.incoming_call()
+    media_url = server.url.replace("http", "ws") + "/twilio/media"
+    account = twilio.account_sid
+    async with live.connect() as line:
+        await line.wait_for_audio(since=0)
+        other = await twilio.incoming_call()
+        token = other.twiml.parameters["token"]
+        connected = json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        refused = {
+            "not JSON": ["hello"],
+            "JSON but no event": ['[1, 2, 3]'],
+            "binary": [b"\x00\x01\x02"],
+            "media before start": [connected, json.dumps({"event": "media", "media": {"payload": "AAAA"}})],
+            "no token": [connected, start(other.call_sid, None, account)],
+            "forged token": [connected, start(other.call_sid, token[:-4] + "AAAA", account)],
+            "token of another call": [connected, start(new_sid("CA"), token, account)],
+            "token of the live call, again": [connected, start(live.call_sid, live.twiml.parameters["token"], account)],
+            "another account": [connected, start(other.call_sid, token, "AC" + "0" * 32)],
+            "wrong codec": [connected, start(other.call_sid, token, account, "audio/l16", 16000)],
+        }
+        for what, messages in refused.items():
+            assert await closed_by_server(media_url, *messages) == POLICY_VIOLATION, what
+        assert await closed_by_server(media_url, timeout_s=15) == POLICY_VIOLATION  # silent: handshake timeout
+        before = line.heard_seconds()
+        await asyncio.sleep(1.0)
+        assert line.heard_seconds() > before + 0.5  # the live call's greeting never paused
+        assert not line.closed.is_set()
+        await line.hang_up()
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(server.url + "/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize("garbage", [
+    "not json at all",
+    json.dumps({"event": "media", "media": {"payload": "***not base64***"}}),
+    json.dumps({"event": "dtmf", "dtmf": {"digit": "X"}}),
+    json.dumps({"event": "surprise"}),
+], ids=["not-json", "bad-payload", "bad-digit", "unknown-event"])
+async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store, garbage):
+    from tests.telephony.test_calls import ended
+
+    call = await twilio.incoming_call()
+    stream = MediaStream(call, twilio.server_url.replace("http", "ws") + "/twilio/media")
+    await stream.open()
+    try:
+        await stream.wait_for_audio(since=0)
+        await stream.send_raw(garbage)
+        await asyncio.wait_for(stream.closed.wait(), 15)
+    finally:
+        await stream.close()
+    assert (await ended(store, call.call_sid)).outcome == "protocol_error"

@@ -1,0 +1,58 @@
+"""Twilio's webhooks: only Twilio's signature opens the door, and the TwiML says where the audio goes."""
+
+from __future__ import annotations
+
+from telephony.simulator import TwimlReply, twilio_signature
+
+
+async def test_forged_or_unsigned_voice_webhook_gets_403_and_nothing_else(twilio):
+    params = twilio.call_params("CA" + "1" * 32, "+4915100000001", "+4964410000001")
+    forged = await twilio.post("/twilio/voice", params, signature="bm90IGEgc2lnbmF0dXJl")
+    unsigned = await twilio.post("/twilio/voice", params, signature=None)
+    other_token = type(twilio)(twilio.server_url, twilio.account_sid, "someone-elses-token")
+    wrong_key = await other_token.post("/twilio/voice", params)
+    for response in (forged, unsigned, wrong_key):
+        assert response.status_code == 403
+        assert response.content == b""
+
+
+async def test_signature_over_other_parameters_is_refused(twilio):
+    params = twilio.call_params("CA" + "2" * 32, "+4915100000001", "+4964410000001")
+    signature = twilio_signature(twilio.auth_token, twilio.public_url + "/twilio/voice", params)
+    tampered = dict(params, From="+4915199999999")
+    response = await twilio.post("/twilio/voice", tampered, signature=signature)
+    assert response.status_code == 403
+
+
+async def test_signed_call_gets_a_stream_with_a_call_bound_token(twilio, server):
+    call = await twilio.incoming_call()
+    reply = call.twiml
+    assert reply.status == 200
+    assert reply.stream_url == server.url.replace("http", "ws") + "/twilio/media"
+    token = reply.parameters["token"]
+    assert token.count(".") == 1 and len(token) > 40
+    again = await twilio.incoming_call()
+    assert again.twiml.parameters["token"] != token
+
+
+async def test_status_callbacks_are_recorded_with_the_call(twilio, store):
+    call = await twilio.incoming_call()
+    response = await call.status("completed")
+    assert response.status_code == 204
+    assert (await call.twilio.post("/twilio/status", {"CallSid": call.call_sid, "CallStatus": "busy"},
+                                   signature="forged")).status_code == 403
+    from sqlalchemy import select
+
+    from review.models import CallStatus
+
+    with store._sessions() as session:
+        statuses = session.scalars(select(CallStatus.status).where(CallStatus.call_id == call.call_sid)).all()
+    assert statuses == ["completed"]
+
+
+def test_twiml_parser_reads_dial():
+    body = ('<?xml version="1.0"?><Response><Dial action="http://x/twilio/dial-result?lang=de" timeout="25">'
+            "<Number>+4964410000000</Number></Dial></Response>")
+    reply = TwimlReply.parse(200, body)
+    assert reply.dial_number == "+4964410000000"
+    assert reply.dial_attributes["timeout"] == "25"
