@@ -6,6 +6,7 @@ once per session and shared by every server started here.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import sys
 import threading
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +33,7 @@ ACCOUNT_SID = "AC" + "7" * 32
 AUTH_TOKEN = "test-auth-token-0123456789"
 TUESDAY_10 = berlin(2026, 12, 1, 10, 0)  # open
 SUNDAY_10 = berlin(2026, 12, 6, 10, 0)  # closed; opens Monday 9:00
+STAFF_NUMBER = "+4964410000000"  # transfer.staff_number in config/hotline.yaml
 
 logger.remove()
 logger.add(sys.stderr, level="WARNING")  # pipecat logs DEBUG by default
@@ -86,7 +87,7 @@ def store(tmp_path_factory):
 
 @contextmanager
 def serve(voice_services, dialogue, api: FakeTwilioApi, store, policy: CallPolicy | None = None,
-          max_calls: int = 4) -> Iterator[RunningServer]:
+          max_calls: int = 50) -> Iterator[RunningServer]:
     """The app as `hotline serve` builds it, with the Twilio router mounted, on a free loopback port."""
     from hotline.app import Services, create_app
     from telephony.router import create_twilio_router
@@ -158,4 +159,12 @@ def fluent(audio: Audio, max_pause_s: float = 0.25, level: float = 0.01) -> Audi
     return Audio(np.concatenate(keep).astype(np.float32), audio.rate)
 
 
-ROOT = Path(__file__).resolve().parents[2]
+async def completed_call(store, call_sid: str, timeout_s: float = 30.0):
+    """The call as the review UI shows it, once the server has completed its record (the pipeline ended)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        detail = await asyncio.to_thread(store.get_call, call_sid)
+        if detail is not None and detail.call.ended_at is not None:
+            return detail
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"call {call_sid} has no completed record after {timeout_s} s")

@@ -11,36 +11,12 @@ import asyncio
 import time
 
 import pytest
-from sqlalchemy import select
 
-from review.models import Call, Callback, Turn
 from telephony.simulator import TwimlReply
-from tests.telephony.conftest import SUNDAY_10, TUESDAY_10
+from tests.telephony.conftest import STAFF_NUMBER, SUNDAY_10, TUESDAY_10, completed_call
 
 QUESTION = "Wie melde ich meine Wohnung an?"
 STAFF = "Ich möchte mit einem Mitarbeiter sprechen."
-STAFF_NUMBER = "+4964410000000"
-
-
-def record(store, call_sid: str) -> Call | None:
-    with store._sessions() as session:
-        return session.get(Call, call_sid)
-
-
-def turns(store, call_sid: str) -> list[Turn]:
-    with store._sessions() as session:
-        return list(session.scalars(select(Turn).where(Turn.call_id == call_sid).order_by(Turn.index)))
-
-
-async def ended(store, call_sid: str, timeout_s: float = 30.0) -> Call:
-    """The server completes the record when the pipeline has ended."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        call = await asyncio.to_thread(record, store, call_sid)
-        if call is not None and call.ended_at is not None:
-            return call
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"call {call_sid} has no completed record after {timeout_s} s")
 
 
 async def choose_german(line) -> None:
@@ -61,10 +37,10 @@ async def test_german_caller_hears_the_answer_to_their_question(twilio, speech, 
         await line.hang_up()
     heard = voice_services.transcriber.transcribe(answer, language="de").text.lower()
     assert "zwei wochen" in heard or "2 wochen" in heard, heard  # "innerhalb von zwei Wochen anmelden"
-    call_record = await ended(store, call.call_sid)
-    assert call_record.outcome == "hung_up" and call_record.channel == "phone"
-    assert call_record.caller_number is None  # the number is kept only with a callback request
-    [turn] = turns(store, call.call_sid)
+    detail = await completed_call(store, call.call_sid)
+    assert (detail.call.channel, detail.call.outcome) == ("phone", "hung_up")
+    assert detail.call.caller_number is None  # the number is kept only with a callback request
+    [turn] = detail.turns
     assert (turn.language, turn.action, turn.topic) == ("de", "answer", "address-registration")
 
 
@@ -93,8 +69,8 @@ async def test_request_for_staff_while_open_puts_the_call_through_after_the_sent
         await line.say(request, trailing_silence_s=0.3)
         await asyncio.wait_for(line.closed.wait(), 60)  # the call has moved on: our stream ends
         said = line.heard_seconds(line.spoken_until)
-    assert (await ended(store, call.call_sid)).outcome == "transferred", [
-        (t.transcript, t.action) for t in turns(store, call.call_sid)]
+    detail = await completed_call(store, call.call_sid)
+    assert detail.call.outcome == "transferred", [(t.transcript, t.action) for t in detail.turns]
     [update] = server.api.updates(call.call_sid)
     assert update.authorized
     dial = TwimlReply.parse(200, update.form["Twiml"])
@@ -109,7 +85,7 @@ async def test_request_for_staff_while_open_puts_the_call_through_after_the_sent
 
 async def test_staff_not_answering_brings_the_caller_back_to_a_callback_offer(twilio, server, speech, store):
     server.clock.moment = TUESDAY_10
-    yes = speech("Ja, sehr gerne.")
+    yes = speech("Ja, das wäre gut.")
     call = await twilio.incoming_call(from_number="+4915112345678")
     reply = await call.dial_ended(f"{server.url}/twilio/dial-result?lang=de", "no-answer")
     assert reply.stream_url and reply.parameters["token"]
@@ -118,10 +94,9 @@ async def test_staff_not_answering_brings_the_caller_back_to_a_callback_offer(tw
         await line.say(yes, trailing_silence_s=0.3)
         await line.wait_for_answer(quiet_s=2.0)  # "Vielen Dank. Unser Team ruft Sie zurück."
         await line.hang_up()
-    await ended(store, call.call_sid)
-    with store._sessions() as session:
-        callback = session.scalars(select(Callback).where(Callback.call_id == call.call_sid)).one_or_none()
-    assert callback, [(t.transcript, t.action, t.answer) for t in turns(store, call.call_sid)]
+    detail = await completed_call(store, call.call_sid)
+    assert detail.callbacks, [(t.transcript, t.action, t.answer) for t in detail.turns]
+    [callback] = detail.callbacks
     assert callback.number == "+4915112345678" and callback.language == "de"
     finished = await call.dial_ended(f"{server.url}/twilio/dial-result?lang=de", "completed")
     assert "<Hangup" in finished.body
@@ -140,8 +115,7 @@ async def test_request_for_staff_on_sunday_hears_the_next_opening_and_no_transfe
     heard = voice_services.transcriber.transcribe(answer, language="de").text
     assert "erreichbar" in heard and "morgen" in heard, heard  # Sunday 10:00: "...wieder morgen um 9:00 Uhr"
     assert not server.api.for_call(call.call_sid)
-    await ended(store, call.call_sid)
-    assert [t.action for t in turns(store, call.call_sid)] == ["closed"]
+    assert [t.action for t in (await completed_call(store, call.call_sid)).turns] == ["closed"]
 
 
 async def test_caller_saying_goodbye_is_hung_up_after_the_farewell(twilio, server, speech, store):
@@ -154,7 +128,7 @@ async def test_caller_saying_goodbye_is_hung_up_after_the_farewell(twilio, serve
         farewell = line.heard_seconds(line.spoken_until)
     assert farewell > 1.5
     assert server.api.wait_for(lambda: server.api.hang_ups(call.call_sid), 10)
-    assert (await ended(store, call.call_sid)).outcome == "goodbye"
+    assert (await completed_call(store, call.call_sid)).call.outcome == "goodbye"
 
 
 async def test_caller_who_presses_star_keeps_their_words_out_of_the_transcript(twilio, speech, store):
@@ -171,9 +145,9 @@ async def test_caller_who_presses_star_keeps_their_words_out_of_the_transcript(t
         await line.say(question, trailing_silence_s=0.3)
         await line.wait_for_answer(quiet_s=3.0)
         await line.hang_up()
-    call_record = await ended(store, call.call_sid)
-    assert call_record.outcome == "hung_up (transcript objected)"
-    assert turns(store, call.call_sid) == []
+    detail = await completed_call(store, call.call_sid)
+    assert detail.call.outcome == "hung_up (transcript objected)"
+    assert detail.turns == ()
 
 
 @pytest.mark.parametrize("open_now", [True, False], ids=["open", "closed"])
@@ -190,5 +164,5 @@ async def test_more_calls_than_lines_hear_a_polite_message(voice_services, dialo
     assert reply.stream_url is None
     assert any("belegt" in text for text in reply.says) and any("busy" in text for text in reply.says)
     assert reply.dial_number == (STAFF_NUMBER if open_now else None)
-    outcome = (await ended(store, second.call_sid)).outcome
+    outcome = (await completed_call(store, second.call_sid)).call.outcome
     assert outcome == ("busy, transferred" if open_now else "busy")

@@ -9,8 +9,7 @@ import pytest
 from pipeline.voice_agent import VoiceServices
 from telephony.line import CallPolicy
 from telephony.simulator import TwimlReply
-from tests.telephony.conftest import SUNDAY_10, TUESDAY_10, serve
-from tests.telephony.test_calls import STAFF_NUMBER, ended
+from tests.telephony.conftest import STAFF_NUMBER, SUNDAY_10, TUESDAY_10, completed_call, serve
 from voice.answer_audio import AnswerAudioCache
 from voice.provision import locate
 from voice.tts import Synthesizer, VoiceChoice
@@ -30,7 +29,7 @@ async def test_silent_caller_is_asked_once_then_told_goodbye_and_hung_up(voice_s
             await _cut_greeting(line)
             await asyncio.wait_for(line.closed.wait(), 60)
         assert fake_api.wait_for(lambda: fake_api.hang_ups(call.call_sid), 10)
-        assert (await ended(store, call.call_sid)).outcome == "silence"
+        assert (await completed_call(store, call.call_sid)).call.outcome == "silence"
     # "Gut, wir sprechen weiter auf Deutsch." / "Haben Sie noch eine Frage?" / the goodbye, each heard in full
     assert len(line.marks) == 1 and line.heard_seconds(line.clears[-1]) > 4.0
 
@@ -43,7 +42,7 @@ async def test_call_at_the_maximum_length_says_goodbye_and_hangs_up(voice_servic
             await _cut_greeting(line)
             await asyncio.wait_for(line.closed.wait(), 60)
         assert fake_api.wait_for(lambda: fake_api.hang_ups(call.call_sid), 10)
-        assert (await ended(store, call.call_sid)).outcome == "max_length"
+        assert (await completed_call(store, call.call_sid)).call.outcome == "max_length"
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +55,26 @@ def mute_voices(voice_services, tmp_path_factory) -> VoiceServices:
                          answers)
 
 
+@pytest.fixture(scope="module")
+def mute_after_greeting(voice_services, mute_voices) -> VoiceServices:
+    """Misconfigured voices, but the greeting was rendered before: the fault comes mid-call."""
+    from telephony.greeting import PhoneGreeting
+
+    for part in PhoneGreeting(voice_services, 8000).parts:
+        audio = voice_services.answers.get_or_render(part.text, part.language, 8000)
+        mute_voices.answers.store(part.text, part.language, [audio])
+    return mute_voices
+
+
 @pytest.mark.parametrize("moment", [TUESDAY_10, SUNDAY_10], ids=["open", "closed"])
 async def test_internal_fault_ends_in_an_apology_and_staff_while_open(mute_voices, dialogue, fake_api, store, moment):
     with serve(mute_voices, dialogue, fake_api, store) as server:
         server.clock.moment = moment
         call = await server.twilio.incoming_call()
-        async with call.connect() as line:
+        async with call.connect() as line:  # the greeting cannot be spoken
             await asyncio.wait_for(line.closed.wait(), 30)
         [update] = fake_api.updates(call.call_sid)
-        outcome = (await ended(store, call.call_sid)).outcome
+        outcome = (await completed_call(store, call.call_sid)).call.outcome
     apology = TwimlReply.parse(200, update.form["Twiml"])
     assert apology.says[0].startswith("Es tut mir leid") and apology.says[-1].startswith("Vielen Dank")
     assert "<Hangup" in apology.body
@@ -80,3 +90,16 @@ def test_policy_reads_the_telephony_settings(settings):
     changed = settings.model_copy(update={"telephony": settings.telephony.model_copy(update={"max_call_minutes": 2})})
     policy = CallPolicy.from_settings(changed)
     assert policy.max_call_s == 120.0 and policy.silence_prompt_s == settings.telephony.silence_prompt_s
+
+
+async def test_internal_fault_mid_call_ends_in_an_apology_and_staff(mute_after_greeting, dialogue, fake_api, store):
+    with serve(mute_after_greeting, dialogue, fake_api, store) as server:
+        call = await server.twilio.incoming_call()
+        async with call.connect() as line:
+            await line.wait_for_audio(since=0)  # the greeting plays (it was rendered before)
+            await line.press("1")  # "Gut, wir sprechen weiter auf Deutsch." cannot be spoken
+            await asyncio.wait_for(line.closed.wait(), 30)
+        [update] = fake_api.updates(call.call_sid)
+        assert (await completed_call(store, call.call_sid)).call.outcome == "fault, transferred"
+    apology = TwimlReply.parse(200, update.form["Twiml"])
+    assert apology.says[0].startswith("Es tut mir leid") and apology.dial_number == STAFF_NUMBER

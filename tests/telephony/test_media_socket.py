@@ -11,6 +11,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from telephony.simulator import MediaStream, new_sid
+from tests.telephony.conftest import completed_call
 
 POLICY_VIOLATION = 1008
 
@@ -82,8 +83,6 @@ async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server)
     json.dumps({"event": "surprise"}),
 ], ids=["not-json", "bad-payload", "bad-digit", "unknown-event"])
 async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store, garbage):
-    from tests.telephony.test_calls import ended
-
     call = await twilio.incoming_call()
     stream = MediaStream(call, twilio.server_url.replace("http", "ws") + "/twilio/media")
     await stream.open()
@@ -93,4 +92,4 @@ async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store,
         await asyncio.wait_for(stream.closed.wait(), 15)
     finally:
         await stream.close()
-    assert (await ended(store, call.call_sid)).outcome == "protocol_error"
+    assert (await completed_call(store, call.call_sid)).call.outcome == "protocol_error"

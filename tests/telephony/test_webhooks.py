@@ -41,13 +41,8 @@ async def test_status_callbacks_are_recorded_with_the_call(twilio, store):
     assert response.status_code == 204
     assert (await call.twilio.post("/twilio/status", {"CallSid": call.call_sid, "CallStatus": "busy"},
                                    signature="forged")).status_code == 403
-    from sqlalchemy import select
-
-    from review.models import CallStatus
-
-    with store._sessions() as session:
-        statuses = session.scalars(select(CallStatus.status).where(CallStatus.call_id == call.call_sid)).all()
-    assert statuses == ["completed"]
+    detail = store.get_call(call.call_sid)
+    assert [status for status, _ in detail.statuses] == ["completed"]
 
 
 def test_twiml_parser_reads_dial():
