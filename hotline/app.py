@@ -129,3 +129,6 @@ def _mount_channels(app: FastAPI, services: Services) -> None:
         from telephony.widget import create_widget_router
 
         app.include_router(create_widget_router(services.voice, services.store, config=services.settings.widget))
+        from telephony.router import create_twilio_router
+
+        app.include_router(create_twilio_router(services.settings, services.voice, services.store))
