@@ -76,8 +76,15 @@ class VoiceServices:
     def answer_texts(self) -> list[tuple[str, str]]:
         """Every curated answer as it will be spoken, with its language: what the audio cache should hold."""
         dialogue = self.dialogue
-        return [(dialogue.render(localized.answer, lang), lang)
-                for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()]
+        texts = [(dialogue.render(localized.answer, lang), lang)
+                 for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()]
+        # The dialogue's fixed sentences (transfer, goodbye, clarify...) are as predictable as the answers.
+        for lang in self.settings.languages:
+            for key in ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low", "no_answer", "emergency",
+                        "nothing_to_repeat", "no_details", "language_switched", "apology_fault", "ask_more",
+                        "callback_offer", "callback_saved"):
+                texts.append((dialogue.phrases.say(lang, key), lang))
+        return texts
 
 
 class VoiceAgent:
@@ -111,13 +118,14 @@ class VoiceAgent:
         self.replies: list[Reply] = []
         self._pending: set[asyncio.Task] = set()
         self._caption: asyncio.Task | None = None
+        self._spoken_over = 0
         self._captioned_s = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def start(self, greeting: str | None = None) -> list[AgentEvent]:
         if self.sink:
-            record = CallRecord(self.call_id, self.channel, self.clock(), self.caller_number,
-                                self.conversation.language)
+            # The caller's number is kept only in a callback request they agreed to, never on the call.
+            record = CallRecord(self.call_id, self.channel, self.clock(), None, self.conversation.language)
             await asyncio.to_thread(self.sink.start_call, record)
         if not greeting:
             return []
@@ -130,6 +138,10 @@ class VoiceAgent:
         await self.drain()
         if self.sink:
             await asyncio.to_thread(self.sink.end_call, self.call_id, self.clock(), outcome)
+
+    def offer_callback(self) -> None:
+        """The channel just offered a callback (e.g. staff did not answer): a "yes" next turn records it."""
+        self._awaiting_callback = True
 
     def choose_language(self, language: str) -> None:
         self.conversation.language = language
@@ -187,6 +199,7 @@ class VoiceAgent:
             events: list[AgentEvent] = []
             if self.bot_speaking():
                 self.speaking_until = 0.0
+                self._spoken_over += 1  # answers still being synthesised stop delivering audio
                 await self._deliver(events, AgentEvent("barge_in"))
                 await self._mark_barge_in()
             return events
@@ -288,14 +301,22 @@ class VoiceAgent:
         await self._deliver(events, AgentEvent("reply", reply.answer, reply=reply))
         tts_started = time.monotonic()
         first = True
-        async for chunk in self._speak_chunks(reply.answer, reply.language, curated=reply.intent is None):
-            if first:
-                now = time.monotonic()
-                reply.timings_ms["tts_first_audio"] = (now - tts_started) * 1000
-                reply.timings_ms["voice_to_voice"] = (now - speech_end) * 1000
-                first = False
-            self.speaking_until = max(self.speaking_until, time.monotonic()) + chunk.seconds
-            await self._deliver(events, AgentEvent("audio", reply.answer, audio=chunk))
+        interrupted_at = self._spoken_over
+        try:
+            async for chunk in self._speak_chunks(reply.answer, reply.language, curated=True):
+                if self._spoken_over != interrupted_at:
+                    break
+                if first:
+                    now = time.monotonic()
+                    reply.timings_ms["tts_first_audio"] = (now - tts_started) * 1000
+                    reply.timings_ms["voice_to_voice"] = (now - speech_end) * 1000
+                    first = False
+                self.speaking_until = max(self.speaking_until, time.monotonic()) + chunk.seconds
+                await self._deliver(events, AgentEvent("audio", reply.answer, audio=chunk))
+        except Exception as exc:
+            log.exception("call %s: speaking the answer failed", self.call_id)
+            error = error or f"{type(exc).__name__}: {exc}"
+            await self._deliver(events, AgentEvent("error", error, reply=reply))
         self.replies.append(reply)
         await self._record(reply, transcript, error, cut)
         return events

@@ -142,7 +142,7 @@ class PhoneCall:
     async def _offer_callback(self) -> None:
         """Back from an unanswered transfer: offer a callback; the agent takes the caller's yes."""
         # VoiceAgent has no public hook for this yet; its closed-hours path sets the same flag (see README).
-        self.agent._awaiting_callback = True
+        self.agent.offer_callback()
         await self.agent.say_phrase("callback_offer")
 
     # --- what the pipeline reports -----------------------------------------------------------------------
