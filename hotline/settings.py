@@ -151,7 +151,8 @@ class Voice(_Frozen):
     max_turn_s: float = Field(default=20.0, ge=3.0, le=120.0)
     partial_every_s: float = Field(default=1.5, ge=0.0, le=10.0)  # live captions while speaking; 0: off
     whisper_model: Path | None = None  # a faster-whisper model folder; null: the provisioned multilingual base
-    stt_threads: int = Field(default=2, ge=1, le=64)
+    stt_threads: int = Field(default=1, ge=1, le=64)  # per worker
+    stt_workers: int = Field(default=2, ge=1, le=16)  # transcriptions at once (CTranslate2 num_workers)
     stt_short_window: bool = True
     voices: dict[str, VoiceEntry] = {}
 

@@ -65,7 +65,8 @@ class VoiceServices:
         models = locate(settings.cache_dir)
         whisper = settings.path(settings.voice.whisper_model) if settings.voice.whisper_model else models.whisper
         transcriber = Transcriber(
-            whisper, SttConfig(cpu_threads=settings.voice.stt_threads, short_window=settings.voice.stt_short_window),
+            whisper, SttConfig(cpu_threads=settings.voice.stt_threads, workers=settings.voice.stt_workers,
+                      short_window=settings.voice.stt_short_window),
             languages=settings.languages,
         )
         voices = {lang: VoiceChoice(v.backend, v.voice, v.lang, v.speed) for lang, v in settings.voice.voices.items()}

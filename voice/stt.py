@@ -36,7 +36,8 @@ class ModelMissingError(RuntimeError):
 @dataclass(frozen=True)
 class SttConfig:
     compute_type: str = "int8"
-    cpu_threads: int = 2
+    cpu_threads: int = 2  # per worker
+    workers: int = 1  # transcriptions that may run at once (CTranslate2 num_workers)
     short_window: bool = True  # encode only ~2x the speech (at least 7.5 s) instead of 30 s
     max_new_tokens: int = 224  # half of what Whisper can emit: far above a spoken question, bounds a runaway
     no_speech_threshold: float = 0.6
@@ -73,10 +74,11 @@ class Transcriber:
         self.config = config or SttConfig()
         self.languages = tuple(languages)
         self.model = WhisperModel(
-            str(model_dir), device="cpu", compute_type=self.config.compute_type, cpu_threads=self.config.cpu_threads
+            str(model_dir), device="cpu", compute_type=self.config.compute_type, cpu_threads=self.config.cpu_threads,
+            num_workers=self.config.workers,
         )
         # CTranslate2 serves one request per worker; concurrent calls queue here instead of oversubscribing.
-        self._lock = threading.Lock()
+        self._lock = threading.BoundedSemaphore(self.config.workers)
 
     def transcribe(self, audio: Audio, language: str | None = None) -> Transcript:
         started = time.perf_counter()
