@@ -7,6 +7,7 @@ CACHE  ?= $(CURDIR)/.cache
 export HOTLINE__PATHS__CACHE := $(CACHE)
 export HAYSTACK_TELEMETRY_ENABLED := False
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: run test bench setup models index lint clean
 .DEFAULT_GOAL := run
@@ -34,7 +35,7 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
