@@ -9,7 +9,7 @@ export HAYSTACK_TELEMETRY_ENABLED := False
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test bench setup models index lint clean
+.PHONY: run test bench setup models index render lint clean
 .DEFAULT_GOAL := run
 
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -25,8 +25,13 @@ setup: $(BIN)/.installed models index
 models: $(BIN)/.installed
 	$(BIN)/hotline models
 
+# The text index only: rendering every answer with Kokoro takes ~30 min on 2 cores; `make run` renders them in
+# the background while serving, `make render` (or `hotline ingest` without --no-audio) renders them all now.
 index: $(BIN)/.installed
-	$(BIN)/hotline ingest
+	$(BIN)/hotline ingest --no-audio
+
+render: setup
+	$(BIN)/hotline render
 
 run: setup
 	$(BIN)/hotline serve

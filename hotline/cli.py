@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the hotline over HTTP")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--no-render", action="store_true",
+                       help="do not render missing answer audio in the background (answers missing are spoken live)")
     serve.set_defaults(run=_serve)
 
     ask = sub.add_parser("ask", help="answer a question (TEXT, or - to read one per line from stdin)")
@@ -60,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="validate the topics and build the retrieval index")
     ingest.add_argument("--force", action="store_true", help="rebuild even if the content is unchanged")
+    ingest.add_argument("--no-audio", action="store_true",
+                        help="skip rendering the answers' audio (then `hotline render` or `serve` does it later)")
     ingest.set_defaults(run=_ingest)
 
     call = sub.add_parser("call", help="run a spoken call from an audio file (one turn per question)")
@@ -150,7 +154,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     store = IndexStore(settings.cache_dir / "index")
     if not args.force and store.is_current(content_digest(topics_dir)):
         print(f"index is up to date ({store.manifest().documents} documents in {store.directory})")
-        return 0
+        return 0 if args.no_audio else _render_answers(settings)
     bar = tqdm(total=0, desc="embedding topics", unit="doc")
 
     def progress(done: int, total: int) -> None:
@@ -167,7 +171,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     bar.close()
     print(f"indexed {manifest.documents} documents in {time.perf_counter() - started:.1f} s -> {store.directory}")
-    return 0
+    return 0 if args.no_audio else _render_answers(settings)
 
 
 def _voice(settings: Settings, dialogue=None):
@@ -238,14 +242,30 @@ def _say(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _render(args: argparse.Namespace, settings: Settings) -> int:
+    return _render_answers(settings, args.lang)
+
+
+def _render_answers(settings: Settings, languages: list[str] | None = None) -> int:
+    """Synthesise every curated answer and fixed phrase not yet in the answer audio cache, at both rates."""
     from tqdm import tqdm
 
-    services = _voice(settings)
-    wanted = [(t, lang) for t, lang in services.answer_texts() if not args.lang or lang in args.lang]
-    todo = services.answers.missing(wanted)
-    for text, lang in tqdm(todo, desc="rendering answer audio", unit="answer"):
-        services.answers.render(text, lang)
-    print(f"answer audio: {len(wanted) - len(todo)} cached, {len(todo)} rendered -> {services.answers.directory}")
+    from pipeline.voice_agent import answer_audio_cache, answer_texts
+    from voice.provision import ModelError
+    from voice.tts import TtsError
+
+    try:
+        cache = answer_audio_cache(settings)
+    except ModelError as exc:
+        raise UsageError(f"cannot render answer audio: {exc}") from None
+    wanted = [(t, lang) for t, lang in answer_texts(_dialogue(settings), settings.languages)
+              if not languages or lang in languages]
+    todo = cache.missing(wanted)
+    try:
+        for text, lang in tqdm(todo, desc="rendering answer audio", unit="answer"):
+            cache.render(text, lang)
+    except TtsError as exc:
+        raise UsageError(f"cannot render answer audio: {exc}") from None
+    print(f"answer audio: {len(wanted) - len(todo)} cached, {len(todo)} rendered -> {cache.directory}")
     return 0
 
 
@@ -352,7 +372,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     port = args.port or settings.server.port
     dialogue = _dialogue(settings)
     voice = _voice(settings, dialogue)
-    _warm_answer_audio(voice)
+    if not args.no_render:
+        _warm_answer_audio(voice)
     app = create_app(Services(settings=settings, dialogue=dialogue, store=_store(settings), voice=voice))
     print(f"hotline: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
     print(f"hotline: the voice widget demo is at http://{host}:{port}/ and the review UI at /review", flush=True)

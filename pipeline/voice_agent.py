@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,6 +46,34 @@ class AgentEvent:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+FIXED_PHRASES = ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low", "no_answer", "emergency",
+                 "nothing_to_repeat", "no_details", "language_switched", "apology_fault", "ask_more",
+                 "callback_offer", "callback_saved")
+
+
+def answer_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str, str]]:
+    """Every curated answer as it will be spoken, with its language: what the answer audio cache should hold."""
+    texts = [(dialogue.render(localized.answer, lang), lang)
+             for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()
+             if lang in languages]
+    # The dialogue's fixed sentences (transfer, goodbye, clarify...) are as predictable as the answers.
+    texts += [(dialogue.phrases.say(lang, key), lang) for lang in languages for key in FIXED_PHRASES]
+    return texts
+
+
+def voice_table(settings: Settings) -> dict[str, VoiceChoice]:
+    return {lang: VoiceChoice(v.backend, v.voice, v.lang, v.speed) for lang, v in settings.voice.voices.items()}
+
+
+def answer_audio_cache(settings: Settings, synthesizer: Synthesizer | None = None) -> AnswerAudioCache:
+    """The answer audio cache with the configured voices; loads Piper and Kokoro only if the table uses them."""
+    if synthesizer is None:
+        voices = voice_table(settings)
+        bundled = any(choice.backend in ("piper", "kokoro") for choice in voices.values())
+        synthesizer = Synthesizer(voices, locate(settings.cache_dir) if bundled else None)
+    return AnswerAudioCache(settings.cache_dir / "answer-audio", synthesizer)
+
+
 class VoiceServices:
     """What every call shares, loaded once per process: models, voices, answer audio, the dialogue."""
 
@@ -69,23 +97,12 @@ class VoiceServices:
                       short_window=settings.voice.stt_short_window),
             languages=settings.languages,
         )
-        voices = {lang: VoiceChoice(v.backend, v.voice, v.lang, v.speed) for lang, v in settings.voice.voices.items()}
-        synthesizer = Synthesizer(voices, models)
-        answers = AnswerAudioCache(settings.cache_dir / "answer-audio", synthesizer)
-        return cls(settings, dialogue or load_dialogue(settings), transcriber, synthesizer, answers)
+        synthesizer = Synthesizer(voice_table(settings), models)
+        return cls(settings, dialogue or load_dialogue(settings), transcriber, synthesizer,
+                   answer_audio_cache(settings, synthesizer))
 
     def answer_texts(self) -> list[tuple[str, str]]:
-        """Every curated answer as it will be spoken, with its language: what the audio cache should hold."""
-        dialogue = self.dialogue
-        texts = [(dialogue.render(localized.answer, lang), lang)
-                 for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()]
-        # The dialogue's fixed sentences (transfer, goodbye, clarify...) are as predictable as the answers.
-        for lang in self.settings.languages:
-            for key in ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low", "no_answer", "emergency",
-                        "nothing_to_repeat", "no_details", "language_switched", "apology_fault", "ask_more",
-                        "callback_offer", "callback_saved"):
-                texts.append((dialogue.phrases.say(lang, key), lang))
-        return texts
+        return answer_texts(self.dialogue, self.settings.languages)
 
 
 class VoiceAgent:

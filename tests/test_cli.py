@@ -55,7 +55,7 @@ def small_kb(tmp_path):
     for name in ("blue-card", "tax-id"):
         shutil.copy(ROOT / "knowledge" / "topics" / f"{name}.yaml", topics)
     env = {"HOTLINE__KNOWLEDGE__TOPICS_DIR": str(topics), "HOTLINE__PATHS__CACHE": str(tmp_path / "cache")}
-    built = run("ingest", env=env)
+    built = run("ingest", "--no-audio", env=env)
     assert built.returncode == 0, built.stderr
     return topics, env, tmp_path / "cache" / "index" / "manifest.json"
 
@@ -74,7 +74,7 @@ def test_ingest_rejects_a_broken_topic_naming_file_and_field_and_keeps_the_index
     before = manifest.read_text()
     path = topics / "tax-id.yaml"
     path.write_text(break_it(path.read_text()))
-    done = run("ingest", env=env)
+    done = run("ingest", "--no-audio", env=env)
     assert done.returncode == 1
     assert "tax-id.yaml" in done.stderr and field in done.stderr and problem in done.stderr
     assert "previous index is kept" in done.stderr
@@ -83,7 +83,7 @@ def test_ingest_rejects_a_broken_topic_naming_file_and_field_and_keeps_the_index
 
 def test_ingest_does_nothing_when_the_content_is_unchanged(small_kb):
     _, env, _ = small_kb
-    assert "up to date" in run("ingest", env=env).stdout
+    assert "up to date" in run("ingest", "--no-audio", env=env).stdout
 
 
 def test_eval_prints_recall_and_mrr_per_language(knowledge):
@@ -93,3 +93,35 @@ def test_eval_prints_recall_and_mrr_per_language(knowledge):
     assert header.split() == ["lang", "n", "recall@1", "recall@3", "MRR"]
     languages = {row.split()[0] for row in rows}
     assert {"de", "en", "ar", "tr", "uk", "ru", "es", "fr", "pl", "ro", "all"} <= languages
+
+
+ESPEAK_EVERYWHERE = "{" + ", ".join(f"{lang}: {{backend: espeak, voice: {voice}}}" for lang, voice in {
+    "de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "ru": "ru", "es": "es", "fr": "fr-fr",
+    "pl": "pl", "ro": "ro"}.items()) + "}"
+
+
+def test_ingest_renders_every_answer_in_every_language_at_phone_and_browser_rates_once(small_kb):
+    _, env, manifest = small_kb
+    env = {**env, "HOTLINE__VOICE__VOICES": ESPEAK_EVERYWHERE}
+    done = run("ingest", env=env)
+    assert done.returncode == 0, done.stderr
+    # 2 topics x 10 languages, and the 14 fixed sentences (transfer, goodbye, ...) x 10 languages
+    assert "answer audio: 0 cached, 160 rendered" in done.stdout
+    wavs = sorted((manifest.parent.parent / "answer-audio").rglob("*.wav"))
+    assert len([w for w in wavs if w.name.endswith(".8000.wav")]) == 160
+    assert len([w for w in wavs if w.name.endswith(".16000.wav")]) == 160
+
+    again = run("ingest", env=env)
+    assert "answer audio: 160 cached, 0 rendered" in again.stdout
+
+    # Another voice for one language: only that language's audio is rendered anew (the cache key is text + voice).
+    other = env["HOTLINE__VOICE__VOICES"].replace("de: {backend: espeak, voice: de}", "de: {backend: espeak, voice: de+f3}")
+    changed = run("ingest", env={**env, "HOTLINE__VOICE__VOICES": other})
+    assert "answer audio: 144 cached, 16 rendered" in changed.stdout
+
+
+def test_ingest_without_the_voice_models_says_which_is_missing_and_how_to_get_it(small_kb):
+    _, env, _ = small_kb  # a cache of its own: no models were provisioned there
+    done = run("ingest", env=env)
+    assert done.returncode == 2
+    assert "cannot render answer audio" in done.stderr and "hotline models" in done.stderr

@@ -60,4 +60,8 @@ class AnswerAudioCache:
 
     def missing(self, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Which (text, language) pairs have no audio yet at every rate."""
-        return [(t, lang) for t, lang in items if any(self.cached(t, lang, r) is None for r in RATES)]
+        def have(text: str, language: str) -> bool:
+            choice = self.synthesizer.voice_for(language)
+            return all(self._path(text, choice, rate).is_file() for rate in RATES)
+
+        return [(t, lang) for t, lang in items if not have(t, lang)]
