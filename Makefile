@@ -9,7 +9,7 @@ export HAYSTACK_TELEMETRY_ENABLED := False
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: run test bench setup models index render lint clean
+.PHONY: run test bench setup models index render lint clean coqui
 .DEFAULT_GOAL := run
 
 $(BIN)/.installed: pyproject.toml constraints.txt
@@ -36,8 +36,17 @@ render: setup
 run: setup
 	$(BIN)/hotline serve
 
-test: setup
+test: setup coqui
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Coqui TTS, the optional voices from a model folder, in a venv of its own (torch in .venv would slow every
+# process); it sees .venv's packages. voice/coqui_env.sh installs the `coqui` extra, and again only what changed.
+COQUI_VENV := $(CACHE)/coqui-venv
+$(COQUI_VENV)/.installed: voice/coqui_env.sh pyproject.toml constraints.txt $(BIN)/.installed
+	bash voice/coqui_env.sh $(COQUI_VENV) $(VENV)
+	touch $@
+
+coqui: $(COQUI_VENV)/.installed
 
 bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -127,28 +127,69 @@ class EspeakBackend:
 
 
 class CoquiBackend:
-    """Coqui TTS models from a local folder (`config.json` + `model.pth`); an optional extra (`coqui`)."""
+    """Coqui TTS models from a local folder (`config.json` + a checkpoint, `model.pth`); an optional extra.
+
+    The extra (torch, coqui-tts) lives in its own venv, built by `make coqui`; `voice` is the model folder.
+    """
+
+    CHECKPOINTS = ("model.pth", "model_file.pth", "best_model.pth", "model_file.pth.tar")
 
     def __init__(self) -> None:
         self._models: dict[str, object] = {}
+        self._length_scales: dict[str, float | None] = {}
         self._lock = threading.Lock()
 
-    def synthesize(self, text: str, choice: VoiceChoice) -> Audio:
+    def _load(self, folder: Path):
         try:
-            from TTS.utils.synthesizer import Synthesizer
+            from TTS.utils.synthesizer import Synthesizer as CoquiSynthesizer
         except ImportError as exc:
-            raise TtsError(f"the coqui backend needs the optional extra: pip install '.[coqui]' ({exc})") from None
-        folder = Path(choice.voice)
+            raise TtsError(
+                "the coqui backend needs the optional extra: run `make coqui` and use its venv "
+                f"(.cache/coqui-venv), or pip install torch==2.13.0 '.[coqui]' ({exc})"
+            ) from None
+        if not folder.is_dir():
+            raise TtsError(f"coqui model folder {folder} does not exist; put config.json and model.pth there")
+        config = folder / "config.json"
+        if not config.is_file():
+            raise TtsError(f"coqui model folder {folder} has no config.json")
+        checkpoint = next((folder / name for name in self.CHECKPOINTS if (folder / name).is_file()), None)
+        if checkpoint is None:
+            raise TtsError(f"coqui model folder {folder} has no checkpoint ({', '.join(self.CHECKPOINTS)})")
+        from TTS.config import load_config
+
+        # torch and coqui raise anything on a corrupt or mismatched file: say which file and what it raised.
+        try:
+            load_config(str(config))
+        except Exception as exc:
+            raise TtsError(f"coqui model folder {folder}: config.json is unreadable: {type(exc).__name__}: {exc}") from exc
+        try:
+            return CoquiSynthesizer(tts_checkpoint=checkpoint, tts_config_path=config)
+        except Exception as exc:
+            raise TtsError(
+                f"coqui model folder {folder}: checkpoint {checkpoint.name} is corrupt or does not fit config.json: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def synthesize(self, text: str, choice: VoiceChoice) -> Audio:
         with self._lock:
             if choice.voice not in self._models:
-                if not (folder / "config.json").is_file():
-                    raise TtsError(f"coqui model folder {folder} has no config.json")
-                self._models[choice.voice] = Synthesizer(
-                    tts_checkpoint=str(folder / "model.pth"), tts_config_path=str(folder / "config.json")
-                )
+                synthesizer = self._load(Path(choice.voice))
+                self._models[choice.voice] = synthesizer
+                self._length_scales[choice.voice] = getattr(synthesizer.tts_model, "length_scale", None)
             synthesizer = self._models[choice.voice]
-        samples = synthesizer.tts(text)  # type: ignore[attr-defined]
-        return Audio(np.asarray(samples, dtype=np.float32), int(synthesizer.output_sample_rate))  # type: ignore[attr-defined]
+            model = synthesizer.tts_model  # type: ignore[attr-defined]
+            # Multilingual models take the voice's language; single-language ones know their own.
+            multilingual = getattr(getattr(model, "language_manager", None), "num_languages", 0) > 1
+            language = (choice.lang or None) if multilingual else None
+            if self._length_scales[choice.voice] is not None:  # VITS: longer sounds are slower speech
+                model.length_scale = self._length_scales[choice.voice] / choice.speed
+            samples = np.asarray(synthesizer.tts(text, language_name=language), dtype=np.float32)  # type: ignore[attr-defined]
+        from TTS.utils.synthesizer import PAD_SILENCE_SAMPLES
+
+        # coqui pads every sentence with silence; the hotline joins sentences itself.
+        if len(samples) > PAD_SILENCE_SAMPLES and not samples[-PAD_SILENCE_SAMPLES:].any():
+            samples = samples[:-PAD_SILENCE_SAMPLES]
+        return Audio(samples, int(synthesizer.output_sample_rate))  # type: ignore[attr-defined]
 
 
 class Synthesizer:
