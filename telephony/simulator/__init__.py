@@ -172,13 +172,14 @@ class MediaStream:
         self.clears: list[float] = []
         self.closed = asyncio.Event()
         self.close_code: int | None = None
-        self.spoken_until = 0.0  # when the last caller speech finished sending
+        self.spoken_until = 0.0  # when the last chunk of the caller's speech was sent
         self._socket: ClientConnection | None = None
         self._outgoing: asyncio.Queue[bytes] = asyncio.Queue()
         self._sent_all = asyncio.Event()
         self._pending_marks: list[tuple[float, str, asyncio.TimerHandle]] = []
         self._playback_end = 0.0
         self._sequence = 0
+        self._last_sent = 0.0
         self._tasks: list[asyncio.Task[None]] = []
 
     # --- connection ---------------------------------------------------------------------------------------
@@ -233,7 +234,7 @@ class MediaStream:
         for offset in range(0, len(pcm), CHUNK_SAMPLES):
             self._outgoing.put_nowait(pcm16_to_mulaw(pcm[offset : offset + CHUNK_SAMPLES]))
         await self._sent_all.wait()
-        self.spoken_until = time.monotonic()
+        self.spoken_until = self._last_sent
 
     async def press(self, digit: str) -> None:
         await self.send_json({"event": "dtmf", "streamSid": self.stream_sid, "sequenceNumber": self._next_sequence(),
@@ -243,15 +244,17 @@ class MediaStream:
         started, index = time.monotonic(), 0
         while True:
             try:
-                payload = self._outgoing.get_nowait()
+                payload, speech = self._outgoing.get_nowait(), True
             except asyncio.QueueEmpty:
-                payload = SILENCE
+                payload, speech = SILENCE, False
                 self._sent_all.set()
             await self.send_json({
                 "event": "media", "sequenceNumber": self._next_sequence(), "streamSid": self.stream_sid,
                 "media": {"track": "inbound", "chunk": str(index + 1), "timestamp": str(int(index * 20)),
                           "payload": base64.b64encode(payload).decode()},
             })
+            if speech:
+                self._last_sent = time.monotonic()
             index += 1
             delay = started + index * CHUNK_S / self.speed - time.monotonic()
             await asyncio.sleep(max(0.0, delay))
@@ -338,6 +341,22 @@ class MediaStream:
     def _next_sequence(self) -> str:
         self._sequence += 1
         return str(self._sequence)
+
+
+def fluent(audio: Audio, max_pause_s: float = 0.25, level: float = 0.01) -> Audio:
+    """Shorten a synthesiser's pauses between words (at commas, say), so a sentence is one turn, as a caller
+    speaks it; and end it where the voice ends, not after the silence a synthesiser appends."""
+    frame = max(1, audio.rate // 50)
+    frames = [audio.samples[i : i + frame] for i in range(0, len(audio.samples), frame)]
+    keep, quiet = [], 0
+    for chunk in frames:
+        quiet = quiet + 1 if float(np.sqrt(np.mean(chunk**2))) < level else 0
+        if quiet * frame <= max_pause_s * audio.rate:
+            keep.append(chunk)
+    samples = np.concatenate(keep).astype(np.float32)
+    loud = np.flatnonzero(np.abs(samples) > 2 * level)
+    end = min(len(samples), int(loud[-1]) + frame) if len(loud) else len(samples)
+    return Audio(samples[:end], audio.rate)
 
 
 def _path(path_or_url: str, base: str) -> str:

@@ -16,17 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
 import pytest
 import uvicorn
 from loguru import logger
 
 from hotline.settings import Settings, load_settings
 from telephony.line import CallPolicy
-from telephony.simulator import TwilioSimulator
+from telephony.simulator import TwilioSimulator, fluent
 from telephony.simulator.fake_api import FakeTwilioApi
 from tests.conftest import berlin
-from voice.audio import Audio
 from voice.tts import VoiceChoice
 
 ACCOUNT_SID = "AC" + "7" * 32
@@ -145,18 +143,6 @@ def speech(voice_services):
         return cache[text]
 
     return make
-
-
-def fluent(audio: Audio, max_pause_s: float = 0.25, level: float = 0.01) -> Audio:
-    """Shorten the synthesiser's pauses between words, so a sentence is one turn, as a caller speaks it."""
-    frame = max(1, audio.rate // 50)
-    frames = [audio.samples[i : i + frame] for i in range(0, len(audio.samples), frame)]
-    keep, quiet = [], 0
-    for chunk in frames:
-        quiet = quiet + 1 if float(np.sqrt(np.mean(chunk**2))) < level else 0
-        if quiet * frame <= max_pause_s * audio.rate:
-            keep.append(chunk)
-    return Audio(np.concatenate(keep).astype(np.float32), audio.rate)
 
 
 async def completed_call(store, call_sid: str, timeout_s: float = 30.0):
