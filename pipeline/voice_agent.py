@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ class VoiceAgent:
         self.endpointer = Endpointer(make_detector(services.settings.voice.vad, rate), services.endpoint)
         self.turns = 0
         self.speaking_until = 0.0  # monotonic time when the audio already sent will have finished playing
-        self._speculation: tuple[int, asyncio.Task] | None = None
+        self._speculation: tuple[int, asyncio.Task, threading.Event] | None = None
         self._awaiting_callback = False
         self._last_turn: TurnRecord | None = None
         self.replies: list[Reply] = []
@@ -225,8 +226,9 @@ class VoiceAgent:
             self._drop_speculation()
             return []
         if turn.kind == "paused" and turn.audio is not None:
-            task = asyncio.create_task(asyncio.to_thread(self._transcribe_and_prefetch, turn.audio))
-            self._speculation = (len(turn.audio.samples), task)
+            dropped = threading.Event()
+            task = asyncio.create_task(asyncio.to_thread(self._transcribe_and_prefetch, turn.audio, dropped))
+            self._speculation = (len(turn.audio.samples), task, dropped)
             partial: list[AgentEvent] = []
             task.add_done_callback(lambda t: self._partial_ready(t))
             return partial
@@ -265,9 +267,10 @@ class VoiceAgent:
     def _transcribe(self, audio: Audio) -> Transcript:
         return self.services.transcriber.transcribe(audio, self.conversation.language)
 
-    def _transcribe_and_prefetch(self, audio: Audio) -> Transcript:
+    def _transcribe_and_prefetch(self, audio: Audio, dropped: threading.Event) -> Transcript:
         """Speculative work during a pause: the transcript, and the knowledge search the dialogue will ask."""
-        transcript = self._transcribe(audio)
+        transcript = self.services.transcriber.transcribe(audio, self.conversation.language,
+                                                          still_wanted=lambda: not dropped.is_set())
         if transcript.text:
             dialogue = self.services.dialogue
             language = self.conversation.language if self.conversation.forced_language else None
@@ -281,6 +284,8 @@ class VoiceAgent:
 
     def _drop_speculation(self) -> None:
         if self._speculation:
+            # The thread cannot be stopped once Whisper runs, but one still queued for a worker is skipped.
+            self._speculation[2].set()
             self._speculation[1].cancel()
             self._speculation = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,12 +80,17 @@ class Transcriber:
         # CTranslate2 serves one request per worker; concurrent calls queue here instead of oversubscribing.
         self._lock = threading.BoundedSemaphore(self.config.workers)
 
-    def transcribe(self, audio: Audio, language: str | None = None) -> Transcript:
+    def transcribe(self, audio: Audio, language: str | None = None,
+                   still_wanted: Callable[[], bool] | None = None) -> Transcript:
+        """`still_wanted` is asked once a worker is free: a speculative transcription that lost its point while
+        it queued (the caller went on speaking) then gives its place to the next instead of running."""
         started = time.perf_counter()
         samples = audio.at_rate(STT_RATE).samples
         if len(samples) < STT_RATE // 10:
             return self._empty(audio, started, "too short")
         with self._lock:
+            if still_wanted is not None and not still_wanted():
+                return self._empty(audio, started, "no longer wanted")
             features = self.model.feature_extractor(samples)
             encoded = self._encode(features, len(samples))
             scores: dict[str, float] = {}
