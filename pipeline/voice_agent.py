@@ -133,6 +133,7 @@ class VoiceAgent:
         self.speaking_until = 0.0  # monotonic time when the audio already sent will have finished playing
         self._speculation: tuple[int, asyncio.Task, threading.Event] | None = None
         self._awaiting_callback = False
+        self._callback_question: str | None = None
         self._last_turn: TurnRecord | None = None
         self.replies: list[Reply] = []
         self._pending: set[asyncio.Task] = set()
@@ -158,9 +159,23 @@ class VoiceAgent:
         if self.sink:
             await asyncio.to_thread(self.sink.end_call, self.call_id, self.clock(), outcome)
 
-    def offer_callback(self) -> None:
-        """The channel just offered a callback (e.g. staff did not answer): a "yes" next turn records it."""
+    def offer_callback(self, question: str | None = None) -> None:
+        """The channel just offered a callback (e.g. staff did not answer): a "yes" next turn records it, with
+        `question` (what the caller wanted, asked before the transfer) or else the question asked on this agent."""
         self._awaiting_callback = True
+        self._callback_question = question
+
+    def earlier_question(self) -> str:
+        """What the caller came with: the last question for the knowledge base (one left unanswered first);
+        failing that, the last thing they said, e.g. "I want to speak to someone"."""
+        asked = [r for r in self.replies if r.question and r.intent in (None, "human")]
+        for reply in reversed(asked):
+            if reply.intent is None and reply.unanswered:
+                return reply.question
+        for reply in reversed(asked):
+            if reply.intent is None:
+                return reply.question
+        return asked[-1].question if asked else ""
 
     def choose_language(self, language: str) -> None:
         self.conversation.language = language
@@ -368,7 +383,7 @@ class VoiceAgent:
     def _take_callback(self, text: str) -> Reply:
         dialogue = self.services.dialogue
         language = self.conversation.language or self.services.settings.default_language
-        question = self.replies[-2].question if len(self.replies) >= 2 else ""
+        question = self._callback_question or self.earlier_question()
         if self.sink:
             self.sink.add_callback(CallbackRequest(self.call_id, language, question or text, self.clock(),
                                                    number=self.caller_number))

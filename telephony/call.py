@@ -141,8 +141,7 @@ class PhoneCall:
 
     async def _offer_callback(self) -> None:
         """Back from an unanswered transfer: offer a callback; the agent takes the caller's yes."""
-        # VoiceAgent has no public hook for this yet; its closed-hours path sets the same flag (see README).
-        self.agent.offer_callback()
+        self.agent.offer_callback(self.line.questions_in_transfer.pop(self.call_sid, None))
         await self.agent.say_phrase("callback_offer")
 
     # --- what the pipeline reports -----------------------------------------------------------------------
@@ -240,6 +239,7 @@ class PhoneCall:
         self._closing = True
         # Set before the update: Twilio ends the stream as soon as the call has new TwiML.
         self.outcome, self.serializer.hang_up_on_end = outcome, False
+        self.line.questions_in_transfer[self.call_sid] = self.agent.earlier_question()
         try:
             await self.line.control.update(self.call_sid, twiml.dial(self.line.staff_line(language)))
         except CallControlError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -56,6 +56,9 @@ class PhoneLine:
     greeting: PhoneGreeting
     policy: CallPolicy
     prefix: str = "/twilio"
+    # What a caller put through to staff had come with, for the callback offered if staff do not answer
+    # (that happens on a new media stream, with a new agent). Kept until the transfer's outcome is known.
+    questions_in_transfer: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str, **query: str) -> str:
         base = f"{self.settings.server.public_url.rstrip('/')}{self.prefix}{path}"

@@ -128,6 +128,7 @@ def _dial_result_webhook(line: PhoneLine):
             with suppress(Exception):
                 await asyncio.to_thread(line.sink.add_status, call_sid, f"dial {outcome}", line.clock())
         if outcome in DIAL_FINISHED or not call_sid:
+            line.questions_in_transfer.pop(call_sid, None)
             return _xml(twiml.hang_up())
         log.info("call %s: staff did not answer (%s); back to the bot", call_sid, outcome)
         if not line.slots.reserve(call_sid):

@@ -89,6 +89,13 @@ async def test_staff_not_answering_brings_the_caller_back_to_a_callback_offer(tw
     server.clock.moment = TUESDAY_10
     yes = speech("Ja, das wäre gut.")
     call = await twilio.incoming_call(from_number="+4915112345678")
+    async with call.connect() as line:  # a question, then a wish to speak to staff: put through
+        await choose_german(line)
+        await line.say(speech(QUESTION), trailing_silence_s=0.3)
+        await line.wait_for_answer(quiet_s=3.0)
+        await line.say(speech(STAFF), trailing_silence_s=0.3)
+        await asyncio.wait_for(line.closed.wait(), 60)
+    assert server.api.updates(call.call_sid)
     reply = await call.dial_ended(f"{server.url}/twilio/dial-result?lang=de", "no-answer")
     assert reply.stream_url and reply.parameters["token"]
     async with call.connect() as line:
@@ -100,6 +107,7 @@ async def test_staff_not_answering_brings_the_caller_back_to_a_callback_offer(tw
     assert detail.callbacks, [(t.transcript, t.action, t.answer) for t in detail.turns]
     [callback] = detail.callbacks
     assert callback.number == "+4915112345678" and callback.language == "de"
+    assert "wohnung" in callback.question.lower(), callback.question  # what they asked before, not their "yes"
     finished = await call.dial_ended(f"{server.url}/twilio/dial-result?lang=de", "completed")
     assert "<Hangup" in finished.body
 

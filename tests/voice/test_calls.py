@@ -130,3 +130,22 @@ def test_a_dead_database_mid_call_does_not_end_the_call(voice_services, tmp_path
     _, turns = asyncio.run(replay(voice_services, speak("How much is the Deutschlandticket?", "en"),
                                   at=TUESDAY_10, sink=store, realtime=False))
     assert turns and turns[0].reply.topic == "deutschlandticket" and turns[0].audio
+
+
+async def test_a_callback_left_outside_opening_hours_keeps_the_question_the_caller_came_with(voice_services,
+                                                                                            tmp_path):
+    from review.store import TranscriptStore
+
+    store = TranscriptStore(f"sqlite:///{tmp_path / 'calls.db'}", redact_contacts=False)
+    sunday = berlin(2026, 12, 6, 10, 0)
+    agent = VoiceAgent(voice_services, 8000, "phone", "closed-callback", sink=store, caller_number="+4915100000009",
+                       language="en", clock=lambda: sunday)
+    await agent.start()
+    await agent.text("Where can I get my foreign degree recognised?")
+    [closed] = [e.reply for e in await agent.text("I want to speak to a person") if e.reply]
+    assert closed.action == "closed"  # with the next opening time and an offer to call back
+    await agent.text("Yes please")
+    await agent.close("hung_up")
+    [callback] = store.get_call("closed-callback").callbacks
+    assert callback.question == "Where can I get my foreign degree recognised?"
+    assert callback.number == "+4915100000009"
