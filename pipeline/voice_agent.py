@@ -249,7 +249,7 @@ class VoiceAgent:
             return partial
         if turn.kind == "ended" and turn.audio is not None:
             # The turn ended this long before the chunk that revealed it arrived (the end-of-turn silence).
-            speech_end = arrived - (self.endpointer._position / self.rate - turn.at_s)
+            speech_end = arrived - (self.endpointer.position_s - turn.at_s)
             transcript = await self._final_transcript(turn)
             events = []
             if not transcript.text:

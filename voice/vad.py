@@ -115,6 +115,11 @@ class Endpointer:
     def in_turn(self) -> bool:
         return self._in_turn
 
+    @property
+    def position_s(self) -> float:
+        """Seconds of audio judged so far (the stream's clock, which turn events are timed on)."""
+        return self._position / self.rate
+
     def reset(self) -> None:
         self.detector.reset()
         self.__post_init__()
