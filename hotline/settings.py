@@ -153,6 +153,7 @@ class Voice(_Frozen):
     whisper_model: Path | None = None  # a faster-whisper model folder; null: the provisioned multilingual base
     stt_threads: int = Field(default=1, ge=1, le=64)  # per worker
     stt_workers: int = Field(default=2, ge=1, le=16)  # transcriptions at once (CTranslate2 num_workers)
+    stt_max_batch: int = Field(default=4, ge=1, le=32)  # questions a worker transcribes together when several wait
     stt_short_window: bool = True
     voices: dict[str, VoiceEntry] = {}
 

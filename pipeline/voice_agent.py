@@ -95,7 +95,7 @@ class VoiceServices:
         whisper = settings.path(settings.voice.whisper_model) if settings.voice.whisper_model else models.whisper
         transcriber = Transcriber(
             whisper, SttConfig(cpu_threads=settings.voice.stt_threads, workers=settings.voice.stt_workers,
-                      short_window=settings.voice.stt_short_window),
+                               max_batch=settings.voice.stt_max_batch, short_window=settings.voice.stt_short_window),
             languages=settings.languages,
         )
         synthesizer = Synthesizer(voice_table(settings), models)

@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ class SttConfig:
     compute_type: str = "int8"
     cpu_threads: int = 2  # per worker
     workers: int = 1  # transcriptions that may run at once (CTranslate2 num_workers)
+    max_batch: int = 4  # utterances a worker takes at once when several are waiting
     short_window: bool = True  # encode only ~2x the speech (at least 7.5 s) instead of 30 s
     max_new_tokens: int = 224  # half of what Whisper can emit: far above a spoken question, bounds a runaway
     no_speech_threshold: float = 0.6
@@ -58,8 +59,25 @@ class Transcript:
     elapsed_ms: float
 
 
+@dataclass
+class _Job:
+    """One utterance waiting for (or in) a batch."""
+
+    samples: np.ndarray
+    language: str | None
+    still_wanted: Callable[[], bool] | None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: tuple[str, float, float, str | None, str, dict[str, float]] | None = None
+    skipped: str | None = None
+    error: BaseException | None = None
+
+
 class Transcriber:
     """faster-whisper over a local CTranslate2 model folder.
+
+    Utterances that arrive while the workers are busy are transcribed together, as one batch: decoding a batch
+    of four costs about twice one utterance, so a burst of calls ending their questions at once waits far
+    less than it would in single file (see `make bench`, concurrent calls).
 
     >>> transcriber = Transcriber(Path(".cache/models/whisper-base"))
     >>> transcriber.transcribe(audio, language="de").text
@@ -77,27 +95,33 @@ class Transcriber:
             str(model_dir), device="cpu", compute_type=self.config.compute_type, cpu_threads=self.config.cpu_threads,
             num_workers=self.config.workers,
         )
-        # CTranslate2 serves one request per worker; concurrent calls queue here instead of oversubscribing.
-        self._lock = threading.BoundedSemaphore(self.config.workers)
+        # CTranslate2 serves one request per worker; more utterances queue here, and the next free worker
+        # takes up to `max_batch` of them at once.
+        self._slots = threading.BoundedSemaphore(self.config.workers)
+        self._queue: list[_Job] = []
+        self._queue_lock = threading.Lock()
 
     def transcribe(self, audio: Audio, language: str | None = None,
                    still_wanted: Callable[[], bool] | None = None) -> Transcript:
-        """`still_wanted` is asked once a worker is free: a speculative transcription that lost its point while
-        it queued (the caller went on speaking) then gives its place to the next instead of running."""
+        """`still_wanted` is asked once a worker takes the utterance: a speculative transcription that lost its
+        point while it queued (the caller went on speaking) then gives its place to the next instead of running."""
         started = time.perf_counter()
         samples = audio.at_rate(STT_RATE).samples
         if len(samples) < STT_RATE // 10:
             return self._empty(audio, started, "too short")
-        with self._lock:
-            if still_wanted is not None and not still_wanted():
-                return self._empty(audio, started, "no longer wanted")
-            features = self.model.feature_extractor(samples)
-            encoded = self._encode(features, len(samples))
-            scores: dict[str, float] = {}
-            if language is None:
-                language, scores = self._detect(encoded)
-            result = self._decode(encoded, language, len(samples))
-        text, no_speech, logprob, rejected = result
+        job = _Job(samples, language, still_wanted)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._slots:
+            batch = self._take_batch()
+            if batch:
+                self._run(batch)
+        job.done.wait()  # another worker may have taken it into its batch
+        if job.error is not None:
+            raise job.error
+        if job.result is None:
+            return self._empty(audio, started, job.skipped or "not transcribed")
+        text, no_speech, logprob, rejected, language, scores = job.result
         return Transcript(
             text=text if not rejected else "",
             language=language,
@@ -110,53 +134,95 @@ class Transcriber:
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
 
+    def _take_batch(self) -> list[_Job]:
+        with self._queue_lock:
+            batch: list[_Job] = []
+            while self._queue and len(batch) < self.config.max_batch:
+                job = self._queue.pop(0)
+                if job.still_wanted is not None and not job.still_wanted():
+                    job.skipped = "no longer wanted"
+                    job.done.set()
+                else:
+                    batch.append(job)
+            return batch
+
+    def _run(self, batch: list[_Job]) -> None:
+        try:
+            features = [self.model.feature_extractor(job.samples) for job in batch]
+            encoded = self._encode(features)
+            detected: list[tuple[str, dict[str, float]]] = []
+            if any(job.language is None for job in batch):
+                detected = self._detect(encoded)
+            languages = [job.language or detected[i][0] for i, job in enumerate(batch)]
+            decoded = self._decode(encoded, languages, [len(job.samples) for job in batch])
+            for i, job in enumerate(batch):
+                text, no_speech, logprob, truncated = decoded[i]
+                if truncated or _compression_ratio(text) > self.config.max_compression_ratio:
+                    # Greedy decoding looped: once more, alone, with a little sampling (Whisper's fallback).
+                    alone = self._encode([features[i]])
+                    text, no_speech, logprob, truncated = self._decode(
+                        alone, [languages[i]], [len(job.samples)], temperature=0.4)[0]
+                rejected = _rejection(text, no_speech, logprob, self.config, truncated)
+                scores = detected[i][1] if job.language is None else {}
+                job.result = (text, no_speech, logprob, rejected, languages[i], scores)
+        except BaseException as exc:  # every caller waiting on this batch hears of it
+            for job in batch:
+                job.error = exc
+            raise
+        finally:
+            for job in batch:
+                job.done.set()
+
     def _empty(self, audio: Audio, started: float, reason: str) -> Transcript:
         return Transcript("", None, 0.0, {}, 1.0, 0.0, reason, audio.seconds, (time.perf_counter() - started) * 1000)
 
-    def _encode(self, features: np.ndarray, samples: int):
+    def _encode(self, features: list[np.ndarray]):
         import ctranslate2
 
-        speech_frames = features.shape[-1]
+        speech_frames = max(f.shape[-1] for f in features)
         if self.config.short_window:
             # Trailing padding of at least the speech's own length keeps the decoder from looping.
             frames = max(750, 2 * speech_frames)
             frames = min(FULL_WINDOW, int(np.ceil(frames / 100) * 100))
         else:
             frames = FULL_WINDOW
-        window = np.zeros((features.shape[0], frames), dtype=np.float32)
-        window[:, : min(speech_frames, frames)] = features[:, :frames]
-        return self.model.model.encode(ctranslate2.StorageView.from_array(window[None]), to_cpu=False)
+        window = np.zeros((len(features), features[0].shape[0], frames), dtype=np.float32)
+        for i, f in enumerate(features):
+            window[i, :, : min(f.shape[-1], frames)] = f[:, :frames]
+        return self.model.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
 
-    def _detect(self, encoded) -> tuple[str, dict[str, float]]:
-        ranked = self.model.model.detect_language(encoded)[0]
-        scores = {token[2:-2]: float(p) for token, p in ranked}
-        served = {k: v for k, v in scores.items() if k in self.languages} if self.languages else scores
-        best = max(served or scores, key=(served or scores).__getitem__)
-        return best, served or scores
+    def _detect(self, encoded) -> list[tuple[str, dict[str, float]]]:
+        detected = []
+        for ranked in self.model.model.detect_language(encoded):
+            scores = {token[2:-2]: float(p) for token, p in ranked}
+            served = {k: v for k, v in scores.items() if k in self.languages} if self.languages else scores
+            candidates = served or scores
+            detected.append((max(candidates, key=candidates.__getitem__), candidates))
+        return detected
 
-    def _decode(self, encoded, language: str, samples: int) -> tuple[str, float, float, str | None]:
+    def _decode(self, encoded, languages: list[str], samples: list[int],
+                temperature: float = 0.0) -> list[tuple[str, float, float, bool]]:
+        """(text, no-speech probability, mean token log-probability, hit the length bound) per utterance."""
         from faster_whisper.tokenizer import Tokenizer
 
-        tokenizer = Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=language)
-        prompt = [tokenizer.sot, tokenizer.language, tokenizer.transcribe, tokenizer.no_timestamps]
+        tokenizers = [Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=lang) for lang in languages]
+        prompts = [[t.sot, t.language, t.transcribe, t.no_timestamps] for t in tokenizers]
         # About 12 tokens a second of speech is generous even for Cyrillic and Arabic (more tokens per word).
-        limit = min(self.config.max_new_tokens, 16 + int(samples / STT_RATE * 12))
-        cfg = self.config
-        for temperature in (0.0, 0.4):
-            result = self.model.model.generate(
-                encoded, [prompt], beam_size=1, max_length=len(prompt) + limit, return_scores=True,
-                return_no_speech_prob=True, sampling_temperature=temperature or 1.0,
-                sampling_topk=0 if temperature else 1, suppress_blank=True,
-            )[0]
+        limits = [min(self.config.max_new_tokens, 16 + int(n / STT_RATE * 12)) for n in samples]
+        results = self.model.model.generate(
+            encoded, prompts, beam_size=1, max_length=len(prompts[0]) + max(limits), return_scores=True,
+            return_no_speech_prob=True, sampling_temperature=temperature or 1.0,
+            sampling_topk=0 if temperature else 1, suppress_blank=True,
+        )
+        decoded = []
+        for tokenizer, limit, result in zip(tokenizers, limits, results, strict=True):
             tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
-            text = tokenizer.decode(tokens).strip()
+            truncated = len(tokens) >= limit
+            text = tokenizer.decode(tokens[:limit]).strip()
             # With the default length penalty CTranslate2's score is already the mean token log-probability.
-            logprob = result.scores[0] if result.scores else 0.0
-            no_speech = float(result.no_speech_prob)
-            if _compression_ratio(text) <= cfg.max_compression_ratio and len(tokens) < limit:
-                break
-        rejected = _rejection(text, no_speech, logprob, cfg, len(tokens) >= limit)
-        return text, no_speech, float(logprob), rejected
+            logprob = float(result.scores[0]) if result.scores else 0.0
+            decoded.append((text, float(result.no_speech_prob), logprob, truncated))
+        return decoded
 
 
 def _compression_ratio(text: str) -> float:

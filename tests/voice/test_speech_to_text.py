@@ -20,6 +20,25 @@ def test_german_question_is_transcribed_with_the_calls_language(voice_services, 
     assert "monat" in transcript.text.lower()
 
 
+def test_questions_ending_at_once_are_transcribed_together_each_as_it_would_be_alone(voice_services, speak):
+    """Several calls finishing their questions at the same moment: batched, and no answer mixed up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    transcriber = voice_services.transcriber
+    asked = [("How much do I need to earn for an EU Blue Card?", "en", None),  # None: the language is detected
+             ("Wie viel kostet das Deutschlandticket im Monat?", "de", "de"),
+             ("Where do I register my flat?", "en", "en"),
+             ("Wie beantrage ich eine Steuer-ID?", "de", None),
+             ("Can I bring my family to Germany?", "en", None),
+             ("Wo lerne ich Deutsch?", "de", "de")]
+    clips = [(speak(text, language), known) for text, language, known in asked]
+    alone = [transcriber.transcribe(audio, known) for audio, known in clips]
+    with ThreadPoolExecutor(len(clips)) as pool:
+        together = list(pool.map(lambda clip: transcriber.transcribe(*clip), clips))
+    assert [(t.text, t.language) for t in together] == [(t.text, t.language) for t in alone]
+    assert "blue card" in together[0].text.lower() and "monat" in together[1].text.lower()
+
+
 def test_silence_and_noise_give_no_transcript(voice_services):
     rng = np.random.default_rng(1)
     for samples in (np.zeros(32000), rng.normal(0, 0.2, 32000), 0.3 * np.sin(np.arange(32000) * 0.04)):
