@@ -39,7 +39,7 @@ class SttConfig:
     cpu_threads: int = 2  # per worker
     workers: int = 1  # transcriptions that may run at once (CTranslate2 num_workers)
     max_batch: int = 4  # utterances a worker takes at once when several are waiting
-    short_window: bool = True  # encode only ~2x the speech (at least 7.5 s) instead of 30 s
+    short_window: bool = True  # encode the speech and 3 s of silence (at least 5 s) instead of 30 s
     max_new_tokens: int = 224  # half of what Whisper can emit: far above a spoken question, bounds a runaway
     no_speech_threshold: float = 0.6
     min_avg_logprob: float = -1.0
@@ -181,8 +181,10 @@ class Transcriber:
 
         speech_frames = max(f.shape[-1] for f in features)
         if self.config.short_window:
-            # Trailing padding of at least the speech's own length keeps the decoder from looping.
-            frames = max(750, 2 * speech_frames)
+            # Three seconds of trailing silence (at least 5 s in all) keep the decoder from looping; measured on
+            # 30 spoken test questions at 8 kHz: the same word error rate as twice the speech, 10% less time
+            # (with two seconds, a short German question looped).
+            frames = max(500, speech_frames + 300)
             frames = min(FULL_WINDOW, int(np.ceil(frames / 100) * 100))
         else:
             frames = FULL_WINDOW
