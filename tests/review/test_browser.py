@@ -5,20 +5,17 @@ Never downloads a browser (no `playwright install`): a missing /usr/bin/chromium
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from review.store import TranscriptStore
 from review.web import create_review_router
 from tests.review.conftest import FAST_ARGON2
-from tests.review.postgres import free_port
 from tests.review.seed import NOW, seed_calls
+from tests.servers import running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -35,19 +32,8 @@ def review_server(tmp_path: Path) -> Iterator[str]:
     store.add_user("anna", PASSWORD)
     app = FastAPI()
     app.include_router(create_review_router(store, "browser-test-secret-key-0123456789", clock=lambda: NOW))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                          lifespan="off"))
-    thread = threading.Thread(target=server.run, name="review-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not start on 127.0.0.1:{port}")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(app, "review-uvicorn") as url:
+        yield url
     store.close()
 
 

@@ -6,9 +6,6 @@ session; each server runs on a free loopback port in a thread.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -16,39 +13,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from review.store import TranscriptStore
 from telephony.widget import WidgetConfig, create_widget_router
+from tests.servers import running
 
 # A Tuesday morning: the Welcome Center is open (Monday to Thursday 9-16 in config/hotline.yaml).
 OPEN_TUESDAY = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free loopback port; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name=f"widget-uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail(f"uvicorn did not start on 127.0.0.1:{port}")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +41,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TranscriptStore]
 def widget_server(services, store: TranscriptStore | None, config: WidgetConfig | None = None) -> Iterator[str]:
     app = FastAPI()
     app.include_router(create_widget_router(services, store, config=config, clock=lambda: OPEN_TUESDAY))
-    with running(app) as url:
+    with running(app, "widget-uvicorn") as url:
         yield url
 
 
