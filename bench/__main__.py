@@ -19,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 from bench.phone import bench_phone_calls
+from bench.stats import percentile
 from bench.wer import word_error_rate
 from hotline.settings import load_settings
 from pipeline.replay import replay
@@ -34,14 +35,6 @@ ESPEAK_VOICE = {"de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "
 ANSWERS_PER_LANGUAGE = 2
 QUICK = "--quick" in sys.argv  # one answer and one question per language: a 10-minute run
 PHONE_ONLY = "--phone-only" in sys.argv  # only the concurrent phone calls (the rest kept from results.json)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def candidate_voices(language: str) -> dict[str, VoiceChoice]:
@@ -131,7 +124,7 @@ def main() -> int:
         print("voice-to-voice latency (end of caller speech -> first answer audio), real-time feed:", flush=True)
         results["voice_to_voice_ms"] = bench_latency(services, spoken, at)
     print("concurrent phone calls (simulated Twilio callers on loopback, a `hotline serve` process):", flush=True)
-    results["concurrent_calls"] = bench_phone_calls(spoken, list(settings.languages), (1, 2, 4, 8, 12), percentile)
+    results["concurrent_calls"] = bench_phone_calls(spoken, list(settings.languages), (1, 2, 4, 8, 12))
     results.update({
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version()},

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.stats import percentile
 from pipeline.processors import KEYS
 from telephony.simulator import TwilioSimulator, fluent
 from telephony.simulator.fake_api import FakeTwilioApi
@@ -130,8 +131,7 @@ def hotline_server(log_dir: Path, max_calls: int) -> Iterator[tuple[str, str]]:
         api.stop()
 
 
-def bench_phone_calls(questions: list[tuple[Audio, str]], languages: list[str], sizes: tuple[int, ...],
-                      percentile) -> dict:
+def bench_phone_calls(questions: list[tuple[Audio, str]], languages: list[str], sizes: tuple[int, ...]) -> dict:
     """Voice-to-voice p50/p95 per number of simultaneous calls, and the largest N with p95 <= 2 s."""
     results: dict[str, dict | int] = {}
     best = 0

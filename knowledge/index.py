@@ -56,9 +56,12 @@ def topic_documents(topics: Iterable[Topic]) -> list[Document]:
     return documents
 
 
+BM25_ALGORITHM = "BM25Plus"
+
+
 def new_store() -> InMemoryDocumentStore:
     # shared=False: each KnowledgeBase owns its data; tests build several side by side.
-    return InMemoryDocumentStore(bm25_algorithm="BM25Plus", shared=False)
+    return InMemoryDocumentStore(bm25_algorithm=BM25_ALGORITHM, shared=False)
 
 
 class IndexStore:

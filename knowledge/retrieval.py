@@ -23,7 +23,7 @@ from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
 from knowledge.embedder import E5TextEmbedder
-from knowledge.index import IndexStore, build_index, new_store
+from knowledge.index import BM25_ALGORITHM, IndexStore, build_index
 from knowledge.topics import Topic, content_digest, load_topics
 
 CANDIDATES = 30  # documents BM25 contributes to the fusion
@@ -163,9 +163,9 @@ class LexicalStore(InMemoryDocumentStore):
         super().__init__(**kwargs)
         self._by_language: dict[str, list[Document]] | None = None
 
-    def write_documents(self, documents: list[Document], policy: Any = None, **kwargs: Any) -> int:
+    def write_documents(self, *args: Any, **kwargs: Any) -> int:
         self._by_language = None
-        return super().write_documents(documents, **({"policy": policy} if policy else {}), **kwargs)
+        return super().write_documents(*args, **kwargs)
 
     def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
         language = _language_only(filters)
@@ -194,7 +194,7 @@ def _language_only(filters: dict[str, Any] | None) -> str | None:
 
 def _without_vectors(store: InMemoryDocumentStore) -> InMemoryDocumentStore:
     """The same documents for BM25 (same statistics, same scores), without the vectors it never reads."""
-    lexical = LexicalStore(bm25_algorithm=new_store().bm25_algorithm, shared=False)
+    lexical = LexicalStore(bm25_algorithm=BM25_ALGORITHM, shared=False)
     lexical.write_documents([replace(d, embedding=None) for d in store.filter_documents()])
     return lexical
 

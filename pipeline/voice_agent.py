@@ -168,14 +168,11 @@ class VoiceAgent:
     def earlier_question(self) -> str:
         """What the caller came with: the last question for the knowledge base (one left unanswered first);
         failing that, the last thing they said, e.g. "I want to speak to someone"."""
-        asked = [r for r in self.replies if r.question and r.intent in (None, "human")]
-        for reply in reversed(asked):
-            if reply.intent is None and reply.unanswered:
-                return reply.question
-        for reply in reversed(asked):
-            if reply.intent is None:
-                return reply.question
-        return asked[-1].question if asked else ""
+        questions = [r for r in self.replies if r.question and r.intent is None]
+        unanswered = [r for r in questions if r.unanswered]
+        staff = [r for r in self.replies if r.question and r.intent == "human"]
+        chosen = unanswered or questions or staff
+        return chosen[-1].question if chosen else ""
 
     def choose_language(self, language: str) -> None:
         self.conversation.language = language
@@ -279,13 +276,12 @@ class VoiceAgent:
         if text:
             asyncio.ensure_future(self.on_event(AgentEvent("partial", text)))
 
-    def _transcribe(self, audio: Audio) -> Transcript:
-        return self.services.transcriber.transcribe(audio, self.conversation.language)
+    def _transcribe(self, audio: Audio, still_wanted: Callable[[], bool] | None = None) -> Transcript:
+        return self.services.transcriber.transcribe(audio, self.conversation.language, still_wanted)
 
     def _transcribe_and_prefetch(self, audio: Audio, dropped: threading.Event) -> Transcript:
         """Speculative work during a pause: the transcript, and the knowledge search the dialogue will ask."""
-        transcript = self.services.transcriber.transcribe(audio, self.conversation.language,
-                                                          still_wanted=lambda: not dropped.is_set())
+        transcript = self._transcribe(audio, still_wanted=lambda: not dropped.is_set())
         if transcript.text:
             dialogue = self.services.dialogue
             language = self.conversation.language if self.conversation.forced_language else None
@@ -374,7 +370,7 @@ class VoiceAgent:
                 reply = Reply(reply.language, "transfer", how.answer, how.topic, how.sources, 1.0,
                               intent=reply.intent, question=reply.question, timings_ms=reply.timings_ms)
         if reply.action == "closed" and self.spoken_callback:
-            self._awaiting_callback = True
+            self.offer_callback()
             offer = dialogue.phrases.say(reply.language, "callback_offer")
             reply = Reply(reply.language, reply.action, f"{reply.answer} {offer}", intent=reply.intent,
                           question=reply.question, timings_ms=reply.timings_ms)

@@ -105,14 +105,21 @@ def _status_webhook(line: PhoneLine):
         if form is None:
             return Response(status_code=403)
         call_sid, call_status = str(form.get("CallSid") or ""), str(form.get("CallStatus") or "")
-        if call_sid and call_status and line.sink:
-            try:
-                await asyncio.to_thread(line.sink.add_status, call_sid, call_status, line.clock())
-            except Exception:
-                log.exception("call %s: could not record status %r", call_sid, call_status)
+        if call_sid and call_status:
+            await _record_status(line, call_sid, call_status)
         return Response(status_code=204)
 
     return status
+
+
+async def _record_status(line: PhoneLine, call_sid: str, status: str) -> None:
+    """Keep a status Twilio reported with the call; a store that fails is logged, Twilio still gets its answer."""
+    if line.sink is None:
+        return
+    try:
+        await asyncio.to_thread(line.sink.add_status, call_sid, status, line.clock())
+    except Exception:
+        log.exception("call %s: could not record status %r", call_sid, status)
 
 
 def _dial_result_webhook(line: PhoneLine):
@@ -124,9 +131,8 @@ def _dial_result_webhook(line: PhoneLine):
         outcome = str(form.get("DialCallStatus") or "")
         language = request.query_params.get("lang")
         language = language if language in line.settings.languages else line.settings.default_language
-        if line.sink and call_sid:
-            with suppress(Exception):
-                await asyncio.to_thread(line.sink.add_status, call_sid, f"dial {outcome}", line.clock())
+        if call_sid:
+            await _record_status(line, call_sid, f"dial {outcome}")
         if outcome in DIAL_FINISHED or not call_sid:
             line.questions_in_transfer.pop(call_sid, None)
             return _xml(twiml.hang_up())
