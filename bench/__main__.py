@@ -23,7 +23,7 @@ from bench.stats import percentile
 from bench.wer import word_error_rate
 from hotline.settings import load_settings
 from pipeline.replay import replay
-from pipeline.voice_agent import VoiceServices
+from pipeline.services import VoiceServices
 from voice.audio import Audio
 from voice.tts import VoiceChoice, sentences
 

@@ -175,7 +175,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _voice(settings: Settings, dialogue=None):
-    from pipeline.voice_agent import VoiceServices
+    from pipeline.services import VoiceServices
     from voice.provision import ModelError
 
     try:
@@ -249,7 +249,7 @@ def _render_answers(settings: Settings, languages: list[str] | None = None) -> i
     """Synthesise every curated answer and fixed phrase not yet in the answer audio cache, at both rates."""
     from tqdm import tqdm
 
-    from pipeline.voice_agent import answer_audio_cache, answer_texts
+    from pipeline.services import answer_audio_cache, answer_texts
     from voice.provision import ModelError
     from voice.tts import TtsError
 

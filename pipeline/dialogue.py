@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hotline.settings import Settings
 from knowledge.retrieval import KnowledgeBase, Match
 from knowledge.topics import Source, Topic
+from pipeline.config import PipelineSettings
 from pipeline.intents import IntentMatcher
 from pipeline.language import LanguageGuess, LanguageIdentifier, sticky_language
 from pipeline.opening_hours import OpeningHours
@@ -76,7 +76,7 @@ class Conversation:
 class Dialogue:
     def __init__(
         self,
-        settings: Settings,
+        settings: PipelineSettings,
         knowledge: KnowledgeBase,
         hours: OpeningHours,
         phrases: Phrases,
@@ -92,7 +92,7 @@ class Dialogue:
         self.served = settings.languages
 
     @classmethod
-    def from_settings(cls, settings: Settings, knowledge: KnowledgeBase) -> Dialogue:
+    def from_settings(cls, settings: PipelineSettings, knowledge: KnowledgeBase) -> Dialogue:
         config = settings.root / "config"
         served = settings.languages
         return cls(
@@ -243,7 +243,7 @@ def clean_question(text: str, limit: int) -> str:
     return cut.rsplit(" ", 1)[0] if " " in cut else cut
 
 
-def load_dialogue(settings: Settings, index_dir: Path | None = None) -> Dialogue:
+def load_dialogue(settings: PipelineSettings, index_dir: Path | None = None) -> Dialogue:
     """Open the knowledge base (rebuilding a stale index) and wire the dialogue for `settings`."""
     knowledge = KnowledgeBase.open(
         settings.path(settings.knowledge.topics_dir),

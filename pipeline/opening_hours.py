@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 
-from hotline.settings import WEEKDAYS, OpeningHoursConfig
+from pipeline.config import WEEKDAYS, OpeningHoursConfig
 
 # Look this far ahead for the next opening; longer closures are a configuration mistake worth surfacing.
 _HORIZON_DAYS = 60

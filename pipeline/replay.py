@@ -12,7 +12,8 @@ import numpy as np
 
 from pipeline.dialogue import Reply
 from pipeline.records import TranscriptSink
-from pipeline.voice_agent import AgentEvent, VoiceAgent, VoiceServices
+from pipeline.services import VoiceServices
+from pipeline.voice_agent import AgentEvent, VoiceAgent
 from voice.audio import Audio
 
 CHUNK_S = 0.02  # the phone and the widget both deliver 20 ms frames

@@ -30,7 +30,7 @@ from review.redaction import redact
 from review.stats import DashboardStats, build_stats, period
 
 if TYPE_CHECKING:
-    from hotline.settings import Settings
+    from review.config import ReviewSettings
 
 log = logging.getLogger("hotline.review")
 
@@ -53,7 +53,7 @@ class TranscriptStore:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TranscriptStore:
+    def from_settings(cls, settings: ReviewSettings) -> TranscriptStore:
         return cls(settings.database_url, settings.storage.redact_contacts,
                    timezone=settings.opening_hours.timezone)
 

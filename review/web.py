@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from hotline.settings import KNOWN_LANGUAGES
+from pipeline.config import KNOWN_LANGUAGES
 from pipeline.records import CHANNELS
 from review import charts
 from review.auth import COOKIE, LoginThrottle, SessionCodec, StaffSession

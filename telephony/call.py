@@ -135,7 +135,7 @@ class PhoneCall:
     async def play(self, audio: Audio, text: str) -> None:
         """Our own audio (greeting, menu), sent the way the agent sends its answers, so barge-in covers it."""
         agent = self.agent
-        agent.speaking_until = max(agent.speaking_until, time.monotonic()) + audio.seconds
+        agent.speaker.played(audio)
         if agent.on_event:
             await agent.on_event(AgentEvent("audio", text, audio=audio))
 
@@ -288,7 +288,7 @@ class PhoneCall:
                 log.info("call %s: maximum length reached", self.call_sid)
                 await self._say_then_end("goodbye", "max_length")
                 return
-            if self.agent.endpointer.in_turn or self.agent.bot_speaking():
+            if self.agent.caller_speaking() or self.agent.bot_speaking():
                 self._last_activity = now
             elif now - self._last_activity >= policy.silence_prompt_s:
                 self._last_activity = now

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from pipeline.processors import KEYS
-from pipeline.voice_agent import VoiceServices
+from pipeline.services import VoiceServices
 from voice.audio import Audio
 
 log = logging.getLogger("hotline.twilio")

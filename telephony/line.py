@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlencode
 
-from hotline.settings import Settings
 from pipeline.records import TranscriptSink
-from pipeline.voice_agent import VoiceServices
+from pipeline.services import VoiceServices
 from telephony import twiml
 from telephony.capacity import CallSlots
+from telephony.config import TelephonySettings
 from telephony.greeting import PhoneGreeting
 from telephony.rest import CallControl
 from telephony.signatures import WebhookVerifier
@@ -38,14 +38,14 @@ class CallPolicy:
     mark_grace_s: float = 5.0  # wait this long past the expected end of our audio for Twilio's mark
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CallPolicy:
+    def from_settings(cls, settings: TelephonySettings) -> CallPolicy:
         section = settings.telephony
         return cls(max_call_s=section.max_call_minutes * 60, silence_prompt_s=section.silence_prompt_s)
 
 
 @dataclass
 class PhoneLine:
-    settings: Settings
+    settings: TelephonySettings
     services: VoiceServices
     sink: TranscriptSink | None
     clock: Clock

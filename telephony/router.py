@@ -21,12 +21,12 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
-from hotline.settings import Settings
 from pipeline.records import CallRecord, TranscriptSink
-from pipeline.voice_agent import VoiceServices
+from pipeline.services import VoiceServices
 from telephony import twiml
 from telephony.call import PhoneCall
 from telephony.capacity import CallSlots
+from telephony.config import TelephonySettings
 from telephony.greeting import PhoneGreeting
 from telephony.line import PHONE_RATE, CallPolicy, Clock, PhoneLine
 from telephony.protocol import StreamRejected, read_stream_start
@@ -45,7 +45,7 @@ def utc_now() -> datetime:
 
 
 def create_twilio_router(
-    settings: Settings,
+    settings: TelephonySettings,
     voice: VoiceServices,
     sink: TranscriptSink | None = None,
     *,

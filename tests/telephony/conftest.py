@@ -62,7 +62,7 @@ class RunningServer:
 
 @pytest.fixture(scope="session")
 def voice_services(settings, dialogue):
-    from pipeline.voice_agent import VoiceServices
+    from pipeline.services import VoiceServices
 
     return VoiceServices.from_settings(settings, dialogue)
 

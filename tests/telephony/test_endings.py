@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from pipeline.voice_agent import VoiceServices
+from pipeline.services import VoiceServices
 from telephony.line import CallPolicy
 from telephony.simulator import TwimlReply
 from tests.telephony.conftest import STAFF_NUMBER, SUNDAY_10, TUESDAY_10, completed_call, serve

@@ -9,7 +9,7 @@ from voice.audio import Audio
 
 @pytest.fixture(scope="session")
 def voice_services(settings, dialogue):
-    from pipeline.voice_agent import VoiceServices
+    from pipeline.services import VoiceServices
 
     return VoiceServices.from_settings(settings, dialogue)
 

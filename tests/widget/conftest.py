@@ -25,7 +25,7 @@ OPEN_TUESDAY = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 @pytest.fixture(scope="session")
 def voice_services(settings, dialogue):
-    from pipeline.voice_agent import VoiceServices
+    from pipeline.services import VoiceServices
 
     return VoiceServices.from_settings(settings, dialogue)
 

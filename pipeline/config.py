@@ -1,0 +1,135 @@
+"""The configuration one conversation needs: languages, the operator's facts, hours, retrieval, voice.
+
+`hotline.settings` composes these sections with the other rooms' into one validated `Settings`; the
+pipeline sees it only through `PipelineSettings`, so it never depends on the composition root.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+KNOWN_LANGUAGES = ("de", "en", "ar", "tr", "uk", "ru", "es", "fr", "pl", "ro")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+_CLOSURE = re.compile(r"^(\d{4}-)?(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+
+class Section(BaseModel):
+    """A validated, immutable configuration section; unknown keys are errors (a typo must not pass)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Operator(Section):
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+    phone: str = Field(min_length=1)
+    email: str = Field(min_length=3)
+    website: str = Field(min_length=1)
+    example_values: tuple[str, ...] = ()
+
+
+class HolidayCalendar(Section):
+    country: str = "DE"
+    subdivision: str | None = "HE"
+
+
+class OpeningHoursConfig(Section):
+    timezone: str = "Europe/Berlin"
+    weekly: dict[str, tuple[str, ...]]
+    holidays: HolidayCalendar = HolidayCalendar()
+    closures: tuple[str, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin") from exc
+        return value
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        unknown = set(value) - set(WEEKDAYS)
+        if unknown:
+            raise ValueError(f"unknown day(s) {sorted(unknown)}; allowed: {', '.join(WEEKDAYS)}")
+        for day, intervals in value.items():
+            for interval in intervals:
+                match = _INTERVAL.match(interval)
+                if not match or interval[:5] >= interval[6:]:
+                    raise ValueError(f"{day}: {interval!r} is not an interval 'HH:MM-HH:MM' with start < end")
+        return value
+
+    @field_validator("closures")
+    @classmethod
+    def _closures(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _CLOSURE.match(item):
+                raise ValueError(f"{item!r} is not 'MM-DD' (every year) or 'YYYY-MM-DD' (once)")
+        return value
+
+
+class KnowledgeConfig(Section):
+    topics_dir: Path = Path("knowledge/topics")
+    eval_dir: Path = Path("knowledge/eval")
+    answer_threshold: float = Field(default=0.55, ge=0.0, le=1.0)
+    clarify_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
+    max_question_chars: int = Field(default=500, ge=20, le=5000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> KnowledgeConfig:
+        if self.clarify_threshold > self.answer_threshold:
+            raise ValueError("clarify_threshold must not exceed answer_threshold")
+        return self
+
+
+class VoiceEntry(Section):
+    backend: str = Field(pattern=r"^(piper|kokoro|espeak|coqui)$")
+    voice: str = Field(min_length=1)
+    lang: str = ""
+    speed: float = Field(default=1.0, gt=0.3, le=3.0)
+
+
+class VoiceConfig(Section):
+    vad: str = Field(default="silero", pattern=r"^(silero|webrtc)$")
+    end_silence_ms: int = Field(default=500, ge=150, le=3000)
+    pause_ms: int = Field(default=200, ge=80, le=1500)
+    max_turn_s: float = Field(default=20.0, ge=3.0, le=120.0)
+    partial_every_s: float = Field(default=1.5, ge=0.0, le=10.0)  # live captions while speaking; 0: off
+    whisper_model: Path | None = None  # a faster-whisper model folder; null: the provisioned multilingual base
+    stt_threads: int = Field(default=1, ge=1, le=64)  # per worker
+    stt_workers: int = Field(default=2, ge=1, le=16)  # transcriptions at once (CTranslate2 num_workers)
+    stt_max_batch: int = Field(default=4, ge=1, le=32)  # questions a worker transcribes together when several wait
+    stt_short_window: bool = True
+    voices: dict[str, VoiceEntry] = {}
+
+
+class PipelineSettings(Protocol):
+    """What a conversation reads of the composed settings."""
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+    @property
+    def default_language(self) -> str: ...
+    @property
+    def operator(self) -> Operator: ...
+    @property
+    def opening_hours(self) -> OpeningHoursConfig: ...
+    @property
+    def knowledge(self) -> KnowledgeConfig: ...
+    @property
+    def voice(self) -> VoiceConfig: ...
+    @property
+    def root(self) -> Path: ...
+    @property
+    def cache_dir(self) -> Path: ...
+
+    def path(self, relative: Path) -> Path: ...

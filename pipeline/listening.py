@@ -1,0 +1,129 @@
+"""Turn-taking for one call: where the caller's turn starts and ends, and what they said.
+
+Latency: when the caller pauses briefly, the words are transcribed at once (speculatively, together with
+whatever else the owner wants done early, such as the knowledge search); if the pause becomes the end of
+the turn, the transcript is already there; if the caller goes on, the early work is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from voice.audio import Audio
+from voice.stt import Transcriber, Transcript
+from voice.vad import EndpointConfig, Endpointer, TurnEvent, make_detector
+
+Prefetch = Callable[[Transcript], None]  # runs in the worker thread right after a speculative transcript
+Language = Callable[[], str | None]  # the call's language now (a hint for the recogniser)
+
+
+@dataclass(frozen=True)
+class Heard:
+    kind: str  # "started": the caller began to speak; "utterance": a finished turn, transcribed
+    transcript: Transcript | None = None
+    speech_end: float = 0.0  # monotonic time when the caller stopped speaking
+    cut: bool = False  # the turn was cut at the maximum length
+
+
+class Listener:
+    def __init__(self, transcriber: Transcriber, vad: str, rate: int, endpoint: EndpointConfig,
+                 language: Language, prefetch: Prefetch | None = None,
+                 on_partial: Callable[[str], Awaitable[None]] | None = None, partial_every_s: float = 0.0) -> None:
+        """`on_partial` with `partial_every_s` > 0: live captions while the caller speaks (the widget shows them;
+        on the phone they would only cost CPU)."""
+        self.transcriber = transcriber
+        self.rate = rate
+        self.endpointer = Endpointer(make_detector(vad, rate), endpoint)
+        self.language = language
+        self.prefetch = prefetch
+        self.on_partial = on_partial
+        self.partial_every_s = partial_every_s
+        self._speculation: tuple[int, asyncio.Task, threading.Event] | None = None
+        self._caption: asyncio.Task | None = None
+        self._captioned_s = 0.0
+
+    async def feed(self, samples: np.ndarray) -> list[Heard]:
+        arrived = time.monotonic()
+        heard = [h for turn in self.endpointer.feed(samples) if (h := await self._on_turn_event(turn, arrived))]
+        self._maybe_caption()
+        return heard
+
+    async def flush(self) -> list[Heard]:
+        """The audio stream ended (a file, a closed socket): finish a turn still open."""
+        arrived = time.monotonic()
+        return [h for turn in self.endpointer.flush() if (h := await self._on_turn_event(turn, arrived))]
+
+    async def _on_turn_event(self, turn: TurnEvent, arrived: float) -> Heard | None:
+        if turn.kind == "started":
+            self._drop_speculation()
+            return Heard("started")
+        if turn.kind == "resumed":
+            self._drop_speculation()
+            return None
+        if turn.kind == "paused" and turn.audio is not None:
+            dropped = threading.Event()
+            task = asyncio.create_task(asyncio.to_thread(self._transcribe_early, turn.audio, dropped))
+            self._speculation = (len(turn.audio.samples), task, dropped)
+            task.add_done_callback(self._partial_ready)
+            return None
+        if turn.kind == "ended" and turn.audio is not None:
+            # The turn ended this long before the chunk that revealed it arrived (the end-of-turn silence).
+            speech_end = arrived - (self.endpointer.position_s - turn.at_s)
+            transcript = await self._final_transcript(turn.audio)
+            return Heard("utterance", transcript, speech_end, turn.cut)
+        return None
+
+    # --- speculation ---------------------------------------------------------------------------------
+    def _transcribe(self, audio: Audio, still_wanted: Callable[[], bool] | None = None) -> Transcript:
+        return self.transcriber.transcribe(audio, self.language(), still_wanted)
+
+    def _transcribe_early(self, audio: Audio, dropped: threading.Event) -> Transcript:
+        transcript = self._transcribe(audio, still_wanted=lambda: not dropped.is_set())
+        if transcript.text and self.prefetch and not dropped.is_set():
+            self.prefetch(transcript)
+        return transcript
+
+    def _drop_speculation(self) -> None:
+        if self._speculation:
+            # The thread cannot be stopped once Whisper runs, but one still queued for a worker is skipped.
+            self._speculation[2].set()
+            self._speculation[1].cancel()
+            self._speculation = None
+
+    async def _final_transcript(self, audio: Audio) -> Transcript:
+        speculation, self._speculation = self._speculation, None
+        if speculation and speculation[0] >= len(audio.samples) - self.rate // 5:
+            try:
+                return await speculation[1]
+            except asyncio.CancelledError:
+                pass
+        return await asyncio.to_thread(self._transcribe, audio)
+
+    # --- live captions -------------------------------------------------------------------------------
+    def _maybe_caption(self) -> None:
+        """While the caller speaks, transcribe the turn so far now and then for live captions."""
+        if not (self.on_partial and self.partial_every_s) or (self._caption and not self._caption.done()):
+            return
+        audio = self.endpointer.current_audio()
+        if audio is None:
+            self._captioned_s = 0.0
+            return
+        if audio.seconds - self._captioned_s < self.partial_every_s:
+            return
+        self._captioned_s = audio.seconds
+        self._caption = asyncio.create_task(asyncio.to_thread(self._transcribe, audio))
+        self._caption.add_done_callback(self._partial_ready)
+
+    def _partial_ready(self, task: asyncio.Task) -> None:
+        """A speculative transcript doubles as the live caption while the caller is still speaking."""
+        if task.cancelled() or task.exception() or not self.on_partial:
+            return
+        text = task.result().text
+        if text:
+            asyncio.ensure_future(self.on_partial(text))

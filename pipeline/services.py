@@ -1,0 +1,71 @@
+"""What every call shares, loaded once per process: models, voices, answer audio, the dialogue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pipeline.config import PipelineSettings
+from pipeline.dialogue import Dialogue, load_dialogue
+from voice.answer_audio import AnswerAudioCache
+from voice.provision import locate
+from voice.stt import SttConfig, Transcriber
+from voice.tts import Synthesizer, VoiceChoice
+from voice.vad import EndpointConfig
+
+FIXED_PHRASES = ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low", "no_answer", "emergency",
+                 "nothing_to_repeat", "no_details", "language_switched", "apology_fault", "ask_more",
+                 "callback_offer", "callback_saved")
+
+
+def answer_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str, str]]:
+    """Every curated answer as it will be spoken, with its language: what the answer audio cache should hold."""
+    texts = [(dialogue.render(localized.answer, lang), lang)
+             for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()
+             if lang in languages]
+    # The dialogue's fixed sentences (transfer, goodbye, clarify...) are as predictable as the answers.
+    texts += [(dialogue.phrases.say(lang, key), lang) for lang in languages for key in FIXED_PHRASES]
+    return texts
+
+
+def voice_table(settings: PipelineSettings) -> dict[str, VoiceChoice]:
+    return {lang: VoiceChoice(v.backend, v.voice, v.lang, v.speed) for lang, v in settings.voice.voices.items()}
+
+
+def answer_audio_cache(settings: PipelineSettings, synthesizer: Synthesizer | None = None) -> AnswerAudioCache:
+    """The answer audio cache with the configured voices; loads Piper and Kokoro only if the table uses them."""
+    if synthesizer is None:
+        voices = voice_table(settings)
+        bundled = any(choice.backend in ("piper", "kokoro") for choice in voices.values())
+        synthesizer = Synthesizer(voices, locate(settings.cache_dir) if bundled else None)
+    return AnswerAudioCache(settings.cache_dir / "answer-audio", synthesizer)
+
+
+class VoiceServices:
+    """The shared, loaded parts of the hotline that each call's `VoiceAgent` uses."""
+
+    def __init__(self, settings: PipelineSettings, dialogue: Dialogue, transcriber: Transcriber,
+                 synthesizer: Synthesizer, answers: AnswerAudioCache) -> None:
+        self.settings = settings
+        self.dialogue = dialogue
+        self.transcriber = transcriber
+        self.synthesizer = synthesizer
+        self.answers = answers
+        voice = settings.voice
+        self.endpoint = EndpointConfig(pause_ms=voice.pause_ms, end_silence_ms=voice.end_silence_ms,
+                                       max_turn_s=voice.max_turn_s)
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings, dialogue: Dialogue | None = None) -> VoiceServices:
+        models = locate(settings.cache_dir)
+        whisper = settings.path(settings.voice.whisper_model) if settings.voice.whisper_model else models.whisper
+        transcriber = Transcriber(
+            whisper, SttConfig(cpu_threads=settings.voice.stt_threads, workers=settings.voice.stt_workers,
+                               max_batch=settings.voice.stt_max_batch, short_window=settings.voice.stt_short_window),
+            languages=settings.languages,
+        )
+        synthesizer = Synthesizer(voice_table(settings), models)
+        return cls(settings, dialogue or load_dialogue(settings), transcriber, synthesizer,
+                   answer_audio_cache(settings, synthesizer))
+
+    def answer_texts(self) -> list[tuple[str, str]]:
+        return answer_texts(self.dialogue, self.settings.languages)

@@ -1,0 +1,52 @@
+"""The configuration the channels need: Twilio, the public address, transfers, call limits, the widget.
+
+`hotline.settings` composes these sections; the channels see the whole through `TelephonySettings`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pydantic import Field
+
+from pipeline.config import PipelineSettings, Section
+from telephony.widget.config import WidgetConfig
+
+
+class Transfer(Section):
+    staff_number: str = Field(pattern=r"^\+[1-9]\d{6,14}$")
+    caller_id: str | None = None
+    ring_timeout_s: int = Field(default=25, ge=5, le=120)
+
+
+class Server(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/.*)?$")
+
+
+class Twilio(Section):
+    account_sid: str = "AC00000000000000000000000000000000"
+    auth_token: str = "change-me"
+    api_base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://")
+
+
+class TelephonyConfig(Section):
+    max_concurrent_calls: int = Field(default=8, ge=1, le=1000)
+    max_call_minutes: float = Field(default=15.0, ge=1.0, le=240.0)
+    silence_prompt_s: float = Field(default=12.0, ge=3.0, le=120.0)
+
+
+class TelephonySettings(PipelineSettings, Protocol):
+    """What the phone line and the widget read of the composed settings."""
+
+    @property
+    def transfer(self) -> Transfer: ...
+    @property
+    def server(self) -> Server: ...
+    @property
+    def twilio(self) -> Twilio: ...
+    @property
+    def telephony(self) -> TelephonyConfig: ...
+    @property
+    def widget(self) -> WidgetConfig: ...
