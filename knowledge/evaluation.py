@@ -31,7 +31,9 @@ class LanguageScores:
 
 
 def load_eval_set(directory: Path, known_topics: set[str], unanswerable: bool = False) -> list[EvalQuestion]:
-    """The held-out questions per topic; with `unanswerable`, instead those no topic answers (topic "")."""
+    """The held-out questions: per topic (`<topic>.yaml`, several languages) and per language
+    (`questions/<lang>.yaml`). With `unanswerable`, instead those no topic answers (topic ""): `unanswerable.yaml`
+    and `unanswerable/<lang>.yaml`."""
     questions = []
     for path in sorted(directory.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -44,6 +46,17 @@ def load_eval_set(directory: Path, known_topics: set[str], unanswerable: bool = 
             raise ValueError(f"{path}: topic {topic!r} is not a known topic")
         for row in data.get("questions", []):
             questions.append(EvalQuestion(topic, str(row["lang"]), str(row["text"])))
+    folder = directory / ("unanswerable" if unanswerable else "questions")
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        language = str(data.get("language") or path.stem)
+        for index, row in enumerate(data.get("questions", [])):
+            if unanswerable:
+                questions.append(EvalQuestion("", language, str(row)))
+                continue
+            if row.get("topic") not in known_topics:
+                raise ValueError(f"{path}: questions[{index}]: topic {row.get('topic')!r} is not a known topic")
+            questions.append(EvalQuestion(str(row["topic"]), language, str(row["text"])))
     return questions
 
 
