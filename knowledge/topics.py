@@ -26,7 +26,8 @@ _HOSTNAME = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _TOPIC_KEYS = {"id", "title", "checked", "valid_until", "sources", "answers"}
 _REQUIRED_TOPIC_KEYS = _TOPIC_KEYS - {"valid_until"}
-_LANGUAGE_KEYS = {"answer", "questions", "details", "spoken_details"}
+_LANGUAGE_KEYS = {"answer", "questions", "details", "spoken_details", "label"}
+MAX_LABEL_WORDS = 8
 # Placeholders that are written, not said: an address to type is no help read aloud on a phone line.
 _UNSPOKEN_PLACEHOLDERS = frozenset({"operator_email", "operator_website"})
 
@@ -51,6 +52,7 @@ class LocalizedAnswer:
     questions: tuple[str, ...]
     details: str = ""  # written: the widget, the review UI, a text message (links allowed)
     spoken_details: str = ""  # what "tell me more" says aloud: written for the ear, no links
+    label: str = ""  # a short name for a choice question: "Do you mean <label> or <label>?"
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def _localized(path: Path, field: str, value: Any) -> LocalizedAnswer:
         raise TopicError(path, field, "must be a mapping with answer, questions and optional details")
     unknown = value.keys() - _LANGUAGE_KEYS
     if unknown:
-        raise TopicError(path, f"{field}.{min(unknown)}", "unknown field; allowed: answer, questions, details")
+        raise TopicError(path, f"{field}.{min(unknown)}", "unknown field; allowed: answer, questions, details, spoken_details, label")
     answer = _text(path, f"{field}.answer", value.get("answer"))
     words = len(answer.split())
     if words > MAX_ANSWER_WORDS:
@@ -211,11 +213,18 @@ def _localized(path: Path, field: str, value: Any) -> LocalizedAnswer:
                 raise TopicError(
                     path, f"{field}.{name}", f"unknown placeholder {{{placeholder}}}; allowed: {sorted(PLACEHOLDERS)}"
                 )
+    label = value.get("label") or ""
+    if label:
+        label = _text(path, f"{field}.label", label)
+        if len(label.split()) > MAX_LABEL_WORDS or _URL_IN_SPEECH.search(label) or "{" in label:
+            raise TopicError(path, f"{field}.label", f"a short spoken name: at most {MAX_LABEL_WORDS} words, "
+                                                     "no links or placeholders")
     return LocalizedAnswer(
         answer=answer,
         questions=tuple(_text(path, f"{field}.questions[{i}]", q) for i, q in enumerate(questions)),
         details=_text(path, f"{field}.details", details) if details else "",
         spoken_details=spoken_details,
+        label=label,
     )
 
 
