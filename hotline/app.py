@@ -117,14 +117,15 @@ def create_app(services: Services) -> FastAPI:
 def _mount_channels(app: FastAPI, services: Services) -> None:
     """The review UI needs the store; the phone and the widget need the voice services."""
     if services.store is not None:
+        from review.auth import SECRET_NAME, PasswordGate
         from review.web import create_review_router
 
-        secret = services.review_secret
-        if not secret:
-            from review.auth import load_or_create_secret
-
-            secret = load_or_create_secret(services.settings.data_dir / "review_secret")
-        app.include_router(create_review_router(services.store, secret))
+        review = services.settings.review
+        # From the config or the environment, else the database: never a file in one instance's data folder.
+        secret = services.review_secret or review.secret_key or services.store.accounts.shared_secret(SECRET_NAME)
+        gate = PasswordGate(review.login_concurrency, review.login_queue)
+        app.include_router(create_review_router(services.store, secret, gate=gate,
+                                                session_max_age_s=round(review.session_hours * 3600)))
     if services.voice is not None:
         from telephony.widget import create_widget_router
 

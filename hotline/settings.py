@@ -24,7 +24,7 @@ from pipeline.config import (
     VoiceConfig,
     VoiceEntry,
 )
-from review.config import Storage
+from review.config import ReviewConfig, Storage
 from telephony.config import Server, TelephonyConfig, Transfer, Twilio
 from telephony.widget.config import WidgetConfig
 
@@ -39,6 +39,7 @@ __all__ = [
     "OpeningHoursConfig",
     "Operator",
     "Paths",
+    "ReviewConfig",
     "Server",
     "Settings",
     "Storage",
@@ -82,6 +83,7 @@ class Settings(Section):
     knowledge: KnowledgeConfig = KnowledgeConfig()
     paths: Paths = Paths()
     storage: Storage = Storage()
+    review: ReviewConfig = ReviewConfig()
     server: Server = Server()
     twilio: Twilio = Twilio()
     voice: VoiceConfig = VoiceConfig()
