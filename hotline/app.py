@@ -57,6 +57,7 @@ class Services:
     store: Any = None  # review.store.TranscriptStore
     voice: Any = None  # pipeline.voice_agent.VoiceServices
     review_secret: str | None = None
+    metrics: Any = None  # hotline.metrics.HotlineMetrics; made by create_app when not given
     started: datetime = field(default_factory=lambda: parse_moment(None, "UTC"))
 
 
@@ -84,6 +85,7 @@ def create_app(services: Services) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    _mount_metrics(app, services)
     _mount_channels(app, services)
     examples = settings.operator.example_values
     if examples:
@@ -93,6 +95,7 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, object]:
         return {
             "status": "ok",
+            "instance": settings.server.instance,  # which one answered, behind a proxy
             "languages": list(settings.languages),
             "topics": len(services.dialogue.knowledge.topics),
             "example_values": list(examples),
@@ -112,6 +115,22 @@ def create_app(services: Services) -> FastAPI:
         return reply.to_json()
 
     return app
+
+
+def _mount_metrics(app: FastAPI, services: Services) -> None:
+    """/metrics, counted from what the rooms report: the recorder of every call, the channels, the store."""
+    from hotline.metrics import HotlineMetrics, create_metrics_router
+
+    settings = services.settings
+    metrics = services.metrics or HotlineMetrics(phone_lines=settings.telephony.max_concurrent_calls)
+    services.metrics = metrics
+    if services.voice is not None:
+        services.voice.observer = metrics
+        metrics.watch_recognition_queue(lambda: services.voice.transcriber.waiting)
+    journal_depth = getattr(services.store, "journal_depth", None)
+    if callable(journal_depth):  # the store's local journal, once it keeps one
+        metrics.watch_journal(journal_depth)
+    app.include_router(create_metrics_router(metrics, settings.metrics.token))
 
 
 def _mount_channels(app: FastAPI, services: Services) -> None:

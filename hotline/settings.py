@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import (
     KNOWN_LANGUAGES,
@@ -36,6 +36,7 @@ __all__ = [
     "ConfigError",
     "HolidayCalendar",
     "KnowledgeConfig",
+    "MetricsConfig",
     "OpeningHoursConfig",
     "Operator",
     "Paths",
@@ -74,6 +75,12 @@ class Paths(Section):
     data: Path = Path("data")
 
 
+class MetricsConfig(Section):
+    # Without a token /metrics answers only loopback requests that no proxy forwarded (Prometheus on the
+    # same host); with one, any request bearing `Authorization: Bearer <token>`.
+    token: str | None = Field(default=None, min_length=16)
+
+
 class Settings(Section):
     languages: tuple[str, ...]
     default_language: str = "de"
@@ -89,6 +96,7 @@ class Settings(Section):
     voice: VoiceConfig = VoiceConfig()
     telephony: TelephonyConfig = TelephonyConfig()
     widget: WidgetConfig = WidgetConfig()
+    metrics: MetricsConfig = MetricsConfig()
     root: Path = PROJECT_ROOT
 
     @field_validator("languages")
