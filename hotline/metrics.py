@@ -24,6 +24,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 
@@ -41,6 +42,9 @@ FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 
 class HotlineMetrics:
     def __init__(self, phone_lines: int = 0, registry: CollectorRegistry | None = None) -> None:
+        # A `_created` series per counter and histogram would double what is scraped and say nothing an
+        # operator needs (prometheus-client's switch is process-wide).
+        disable_created_metrics()
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.active_calls = Gauge("hotline_active_calls", "Calls in progress on this instance, by channel",
