@@ -30,7 +30,7 @@ class CallObserver(Protocol):
     def call_ended(self, channel: str, outcome: str) -> None: ...
 
     def call_refused(self, channel: str, outcome: str) -> None:
-        """A call turned away before it started (all lines busy)."""
+        """A call that never started: turned away (all lines busy), or ended before it could begin."""
 
     def error(self, kind: str) -> None:
         """One of ERROR_KINDS happened."""

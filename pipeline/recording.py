@@ -30,8 +30,10 @@ class Recorder:
         self.clock = clock
         self.turns = 0
         self.last: TurnRecord | None = None
+        self.started = False
 
     async def start(self, language: str | None) -> None:
+        self.started = True
         self.observer.call_started(self.channel)
         if self.sink:
             # The caller's number is kept only in a callback request they agreed to, never on the call.
@@ -39,7 +41,10 @@ class Recorder:
             await asyncio.to_thread(self.sink.start_call, record)
 
     async def end(self, outcome: str) -> None:
-        self.observer.call_ended(self.channel, outcome)
+        if self.started:
+            self.observer.call_ended(self.channel, outcome)
+        else:  # it ended before it began (the pipeline failed at once): counted, but never active
+            self.observer.call_refused(self.channel, outcome)
         if self.sink:
             await asyncio.to_thread(self.sink.end_call, self.call_id, self.clock(), outcome)
 

@@ -109,3 +109,11 @@ def test_with_a_token_configured_metrics_need_it(dialogue, header, status):
     with TestClient(create_app(Services(settings=settings, dialogue=dialogue))) as client:
         response = client.get("/metrics", headers={"Authorization": header} if header else {})
     assert response.status_code == status
+
+
+def test_a_call_that_ends_before_it_began_is_counted_but_never_active():
+    metrics = HotlineMetrics()
+    asyncio.run(Recorder(None, "early", "phone", lambda: TUESDAY_10, metrics).end("hung_up"))
+    got = samples(metrics.exposition().decode())
+    assert got[("hotline_active_calls", (("channel", "phone"),))] == 0
+    assert got[("hotline_calls_total", (("channel", "phone"), ("outcome", "hung_up")))] == 1
