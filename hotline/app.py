@@ -57,6 +57,7 @@ class Services:
     store: Any = None  # review.store.TranscriptStore
     voice: Any = None  # pipeline.voice_agent.VoiceServices
     review_secret: str | None = None
+    metrics: Any = None  # hotline.metrics.HotlineMetrics; made by create_app when not given
     started: datetime = field(default_factory=lambda: parse_moment(None, "UTC"))
 
 
@@ -84,6 +85,7 @@ def create_app(services: Services) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    _mount_metrics(app, services)
     _mount_channels(app, services)
     examples = settings.operator.example_values
     if examples:
@@ -93,6 +95,7 @@ def create_app(services: Services) -> FastAPI:
     def healthz() -> dict[str, object]:
         return {
             "status": "ok",
+            "instance": settings.server.instance,  # which one answered, behind a proxy
             "languages": list(settings.languages),
             "topics": len(services.dialogue.knowledge.topics),
             "example_values": list(examples),
@@ -114,17 +117,34 @@ def create_app(services: Services) -> FastAPI:
     return app
 
 
+def _mount_metrics(app: FastAPI, services: Services) -> None:
+    """/metrics, counted from what the rooms report: the recorder of every call, the channels, the store."""
+    from hotline.metrics import HotlineMetrics, create_metrics_router
+
+    settings = services.settings
+    metrics = services.metrics or HotlineMetrics(phone_lines=settings.telephony.max_concurrent_calls)
+    services.metrics = metrics
+    if services.voice is not None:
+        services.voice.observer = metrics
+        metrics.watch_recognition_queue(lambda: services.voice.transcriber.waiting)
+    journal_depth = getattr(services.store, "journal_depth", None)
+    if callable(journal_depth):  # the store's local journal, once it keeps one
+        metrics.watch_journal(journal_depth)
+    app.include_router(create_metrics_router(metrics, settings.metrics.token))
+
+
 def _mount_channels(app: FastAPI, services: Services) -> None:
     """The review UI needs the store; the phone and the widget need the voice services."""
     if services.store is not None:
+        from review.auth import SECRET_NAME, PasswordGate
         from review.web import create_review_router
 
-        secret = services.review_secret
-        if not secret:
-            from review.auth import load_or_create_secret
-
-            secret = load_or_create_secret(services.settings.data_dir / "review_secret")
-        app.include_router(create_review_router(services.store, secret))
+        review = services.settings.review
+        # From the config or the environment, else the database: never a file in one instance's data folder.
+        secret = services.review_secret or review.secret_key or services.store.accounts.shared_secret(SECRET_NAME)
+        gate = PasswordGate(review.login_concurrency, review.login_queue)
+        app.include_router(create_review_router(services.store, secret, gate=gate,
+                                                session_max_age_s=round(review.session_hours * 3600)))
     if services.voice is not None:
         from telephony.widget import create_widget_router
 

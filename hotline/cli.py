@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     users_add.add_argument("name")
     users_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     users_add.set_defaults(run=_users_add)
+    users_passwd = users_sub.add_parser("passwd", help="change a staff account's password (ends its sessions)")
+    users_passwd.add_argument("name")
+    users_passwd.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    users_passwd.set_defaults(run=_users_passwd)
+    users_remove = users_sub.add_parser("remove", help="delete a staff account (ends its sessions)")
+    users_remove.add_argument("name")
+    users_remove.set_defaults(run=_users_remove)
 
     retention = sub.add_parser("retention", help="delete transcripts older than storage.retention_days")
     retention.set_defaults(run=_retention)
@@ -278,6 +285,29 @@ def _users_add(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(f"staff account {args.name!r} added")
+    return 0
+
+
+def _users_passwd(args: argparse.Namespace, settings: Settings) -> int:
+    from review.cli import prompt_password, users_passwd
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else prompt_password("New password: ")
+    try:
+        ended = users_passwd(_store(settings), args.name, password)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"password of {args.name!r} changed; {ended} session(s) ended")
+    return 0
+
+
+def _users_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from review.cli import users_remove
+
+    try:
+        users_remove(_store(settings), args.name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"staff account {args.name!r} removed; its sessions ended")
     return 0
 
 

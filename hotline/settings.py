@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config import (
     KNOWN_LANGUAGES,
@@ -24,7 +24,7 @@ from pipeline.config import (
     VoiceConfig,
     VoiceEntry,
 )
-from review.config import Storage
+from review.config import ReviewConfig, Storage
 from telephony.config import Server, TelephonyConfig, Transfer, Twilio
 from telephony.widget.config import WidgetConfig
 
@@ -36,9 +36,11 @@ __all__ = [
     "ConfigError",
     "HolidayCalendar",
     "KnowledgeConfig",
+    "MetricsConfig",
     "OpeningHoursConfig",
     "Operator",
     "Paths",
+    "ReviewConfig",
     "Server",
     "Settings",
     "Storage",
@@ -73,6 +75,12 @@ class Paths(Section):
     data: Path = Path("data")
 
 
+class MetricsConfig(Section):
+    # Without a token /metrics answers only loopback requests that no proxy forwarded (Prometheus on the
+    # same host); with one, any request bearing `Authorization: Bearer <token>`.
+    token: str | None = Field(default=None, min_length=16)
+
+
 class Settings(Section):
     languages: tuple[str, ...]
     default_language: str = "de"
@@ -82,11 +90,13 @@ class Settings(Section):
     knowledge: KnowledgeConfig = KnowledgeConfig()
     paths: Paths = Paths()
     storage: Storage = Storage()
+    review: ReviewConfig = ReviewConfig()
     server: Server = Server()
     twilio: Twilio = Twilio()
     voice: VoiceConfig = VoiceConfig()
     telephony: TelephonyConfig = TelephonyConfig()
     widget: WidgetConfig = WidgetConfig()
+    metrics: MetricsConfig = MetricsConfig()
     root: Path = PROJECT_ROOT
 
     @field_validator("languages")

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from pipeline.dialogue import Reply
+from pipeline.observers import CallObserver, NoObserver
 from pipeline.records import CallbackRequest, CallRecord, SourceRecord, TranscriptSink, TurnRecord
 from voice.stt import Transcript
 
@@ -21,21 +22,29 @@ log = logging.getLogger("hotline.call")
 
 class Recorder:
     def __init__(self, sink: TranscriptSink | None, call_id: str, channel: str,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], observer: CallObserver | None = None) -> None:
         self.sink = sink
+        self.observer = observer or NoObserver()
         self.call_id = call_id
         self.channel = channel
         self.clock = clock
         self.turns = 0
         self.last: TurnRecord | None = None
+        self.started = False
 
     async def start(self, language: str | None) -> None:
+        self.started = True
+        self.observer.call_started(self.channel)
         if self.sink:
             # The caller's number is kept only in a callback request they agreed to, never on the call.
             record = CallRecord(self.call_id, self.channel, self.clock(), None, language)
             await asyncio.to_thread(self.sink.start_call, record)
 
     async def end(self, outcome: str) -> None:
+        if self.started:
+            self.observer.call_ended(self.channel, outcome)
+        else:  # it ended before it began (the pipeline failed at once): counted, but never active
+            self.observer.call_refused(self.channel, outcome)
         if self.sink:
             await asyncio.to_thread(self.sink.end_call, self.call_id, self.clock(), outcome)
 
@@ -59,6 +68,9 @@ class Recorder:
             timings_ms=dict(reply.timings_ms),
         )
         self.last = turn
+        self.observer.turn_recorded(self.channel, turn)
+        if error:
+            self.observer.error("dialogue" if reply.intent == "error" else "speech")
         await self._write(turn, "store turn")
         return turn
 
@@ -78,4 +90,5 @@ class Recorder:
         try:
             await asyncio.to_thread(self.sink.add_turn, self.call_id, turn)
         except Exception as exc:  # noqa: BLE001 - any store fault; the call goes on
+            self.observer.error("store")
             log.error("call %s: could not %s %d (%s)", self.call_id, what, turn.index, type(exc).__name__)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from pipeline.config import PipelineSettings
 from pipeline.dialogue import Dialogue, load_dialogue
+from pipeline.observers import CallObserver, NoObserver
 from voice.answer_audio import AnswerAudioCache
 from voice.provision import locate
 from voice.stt import SttConfig, Transcriber
@@ -50,6 +51,8 @@ class VoiceServices:
         self.transcriber = transcriber
         self.synthesizer = synthesizer
         self.answers = answers
+        # Told of every call and turn (the metrics); the composition root sets it.
+        self.observer: CallObserver = NoObserver()
         voice = settings.voice
         self.endpoint = EndpointConfig(pause_ms=voice.pause_ms, end_silence_ms=voice.end_silence_ms,
                                        max_turn_s=voice.max_turn_s)

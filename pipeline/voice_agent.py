@@ -71,7 +71,7 @@ class VoiceAgent:
                                  on_partial=self._partial if on_event else None,
                                  partial_every_s=voice.partial_every_s if captions else 0.0)
         self.speaker = Speaker(services.answers, services.synthesizer, rate)
-        self.recorder = Recorder(sink, call_id, channel, clock)
+        self.recorder = Recorder(sink, call_id, channel, clock, services.observer)
         self._awaiting_callback = False
         self._callback_question: str | None = None
         self.replies: list[Reply] = []

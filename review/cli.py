@@ -1,4 +1,4 @@
-"""What the `hotline` command line calls for the review UI: `hotline users add NAME`, `hotline retention`.
+"""What the `hotline` command line calls for the review UI: `hotline users add|passwd|remove NAME`, `retention`.
 
 >>> users_add(TranscriptStore.from_settings(settings), "anna", prompt_password())   # doctest: +SKIP
 >>> run_retention(store, settings.storage.retention_days, datetime.now(UTC))         # doctest: +SKIP
@@ -16,6 +16,16 @@ from review.store import TranscriptStore
 def users_add(store: TranscriptStore, name: str, password: str, *, replace_password: bool = False) -> None:
     """Create a staff account (or reset its password); raise ValueError saying what was wrong."""
     store.add_user(name, password, replace_password=replace_password)
+
+
+def users_passwd(store: TranscriptStore, name: str, password: str) -> int:
+    """Change a staff account's password; its sessions end on every instance. Returns how many ended."""
+    return store.accounts.set_password(name, password)
+
+
+def users_remove(store: TranscriptStore, name: str) -> None:
+    """Delete a staff account; its sessions end on every instance."""
+    store.accounts.remove_user(name)
 
 
 def run_retention(store: TranscriptStore, days: int, now: datetime) -> int:

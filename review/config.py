@@ -16,6 +16,19 @@ class Storage(Section):
     redact_contacts: bool = True
 
 
+class ReviewConfig(Section):
+    """The staff UI's logins. Nothing here is per instance: every server on one database shares the sessions."""
+
+    # Signs the login form's cookie (the logged-in session itself is a row in the database). Unset: a random
+    # key kept in the database, made by the first instance to start, so every instance shares it.
+    secret_key: str | None = Field(default=None, min_length=16)
+    session_hours: float = Field(default=10.0, gt=0, le=24 * 30)
+    # Password checks (argon2id, about 64 MiB and one core each) at once, and logins allowed to wait for one;
+    # beyond that a login is refused at once, so a login flood cannot take the CPU that live calls need.
+    login_concurrency: int = Field(default=2, ge=1, le=64)
+    login_queue: int = Field(default=8, ge=0, le=1000)
+
+
 class ReviewSettings(Protocol):
     """What the store and the review UI read of the composed settings."""
 
@@ -23,6 +36,8 @@ class ReviewSettings(Protocol):
     def languages(self) -> tuple[str, ...]: ...
     @property
     def storage(self) -> Storage: ...
+    @property
+    def review(self) -> ReviewConfig: ...
     @property
     def opening_hours(self) -> OpeningHoursConfig: ...
     @property

@@ -23,6 +23,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "login_failed": ("Wrong user name or password.", "Benutzername oder Passwort ist falsch."),
     "locked": ("Too many failed attempts. Try again in {minutes} min.",
                "Zu viele Fehlversuche. Bitte in {minutes} Min. erneut versuchen."),
+    "login_busy": ("Many logins are being checked right now. Please try again in a minute.",
+                   "Gerade werden viele Anmeldungen geprüft. Bitte in einer Minute erneut versuchen."),
     "csrf_failed": ("The form has expired. Please try again.", "Das Formular ist abgelaufen. Bitte erneut senden."),
     "date_from": ("From", "Von"),
     "date_to": ("To", "Bis"),

@@ -15,16 +15,15 @@ from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from pipeline.records import CallbackRequest, CallRecord, TurnRecord
 from review import export, queries
+from review.accounts import StaffAccounts
 from review.database import connect, masked, migrate
 from review.gaps import DEFAULT_THRESHOLD, GapGroup, GapQuestion, group_questions
-from review.models import Call, Callback, CallStatus, Flag, StaffUser, Turn
+from review.models import Call, Callback, CallStatus, Flag, TransferQuestion, Turn
 from review.queries import CallbackView, CallDetail, CallFilters, CallSummary, FlagView
 from review.redaction import redact
 from review.stats import DashboardStats, build_stats, period
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("hotline.review")
 
 UNKNOWN_CHANNEL = "unknown"
-MIN_PASSWORD = 10
 
 
 class TranscriptStore:
@@ -46,11 +44,11 @@ class TranscriptStore:
         self.url = masked(database_url)
         self.redact_contacts = redact_contacts
         self.timezone = ZoneInfo(timezone)
-        self._hasher = password_hasher or PasswordHasher()  # argon2id with argon2-cffi's current defaults
-        self._dummy_hash: str | None = None
         self.engine = connect(database_url)
         migrate(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # argon2id with argon2-cffi's current defaults
+        self.accounts = StaffAccounts(self._sessions, password_hasher or PasswordHasher())
 
     @classmethod
     def from_settings(cls, settings: ReviewSettings) -> TranscriptStore:
@@ -242,49 +240,39 @@ class TranscriptStore:
             session.execute(delete(Turn).where(Turn.call_id.in_(old)))
             session.execute(delete(CallStatus).where(CallStatus.call_id.in_(old)))
             session.execute(delete(Callback).where(Callback.call_id.in_(old)))
+            session.execute(delete(TransferQuestion).where(TransferQuestion.call_id.in_(old)))
             result = session.execute(delete(Call).where(Call.started_at < cutoff))
             return int(result.rowcount or 0)
 
-    # --- Staff accounts ------------------------------------------------------------------------------
+    # --- Transfers (telephony.handover.TransferQuestions) ----------------------------------------------
+
+    def hold_transfer_question(self, call_id: str, question: str, at: datetime) -> None:
+        """Keep what a caller put through to staff came with, for the instance that takes them back."""
+        with self._sessions.begin() as session:
+            self._call_for_write(session, call_id, at)
+            row = session.get(TransferQuestion, call_id)
+            if row is None:
+                session.add(TransferQuestion(call_id=call_id, question=self._clean(question), at=at))
+            else:
+                row.question, row.at = self._clean(question), at
+
+    def take_transfer_question(self, call_id: str) -> str | None:
+        """The question kept for this call, removed as it is read (the transfer's outcome is known)."""
+        with self._sessions.begin() as session:
+            row = session.get(TransferQuestion, call_id)
+            if row is None:
+                return None
+            question = row.question
+            session.delete(row)
+            return question
+
+    # --- Staff accounts (review.accounts) ------------------------------------------------------------
 
     def add_user(self, name: str, password: str, *, replace_password: bool = False) -> None:
-        """Create a staff account (argon2 hash); with replace_password, reset an existing one's password."""
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise ValueError("a user name must have 1 to 100 characters")
-        if len(password) < MIN_PASSWORD:
-            raise ValueError(f"a password must have at least {MIN_PASSWORD} characters")
-        hashed = self._hasher.hash(password)
-        try:
-            with self._sessions.begin() as session:
-                user = session.scalar(select(StaffUser).where(StaffUser.name == name))
-                if user is not None and not replace_password:
-                    raise ValueError(f"user {name!r} exists already")
-                if user is None:
-                    session.add(StaffUser(name=name, password_hash=hashed, created_at=datetime.now(UTC)))
-                else:
-                    user.password_hash = hashed
-        except IntegrityError:
-            raise ValueError(f"user {name!r} exists already") from None
+        self.accounts.add_user(name, password, replace_password=replace_password)
 
     def verify_user(self, name: str, password: str) -> bool:
-        with self._sessions.begin() as session:
-            user = session.scalar(select(StaffUser).where(StaffUser.name == name.strip()))
-            if user is None and self._dummy_hash is None:
-                self._dummy_hash = self._hasher.hash("not anybody's password")
-            try:
-                # Verified against a dummy when the user does not exist: a wrong name takes as long as a
-                # wrong password, so the timing does not tell which names exist.
-                self._hasher.verify(user.password_hash if user else str(self._dummy_hash), password)
-            except (VerificationError, InvalidHashError):
-                return False
-            if user is None:
-                return False
-            if self._hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = self._hasher.hash(password)  # parameters were raised since it was set
-            return True
+        return self.accounts.verify_user(name, password)
 
     def list_users(self) -> list[str]:
-        with self._sessions() as session:
-            return list(session.scalars(select(StaffUser.name).order_by(StaffUser.name)))
-
+        return self.accounts.list_users()

@@ -23,7 +23,15 @@ from markupsafe import Markup
 from pipeline.config import KNOWN_LANGUAGES
 from pipeline.records import CHANNELS
 from review import charts
-from review.auth import COOKIE, LoginThrottle, SessionCodec, StaffSession
+from review.auth import (
+    COOKIE,
+    SESSION_MAX_AGE_S,
+    LoginThrottle,
+    PasswordGate,
+    SessionBook,
+    SessionCodec,
+    StaffSession,
+)
 from review.i18n import DEFAULT, LANGUAGES, translator
 from review.queries import ACTIONS, jsonable
 from review.store import UNKNOWN_CHANNEL, TranscriptStore
@@ -39,11 +47,16 @@ def create_review_router(
     templates_dir: Path | str | None = None,
     *,
     throttle: LoginThrottle | None = None,
+    gate: PasswordGate | None = None,
+    session_max_age_s: int = SESSION_MAX_AGE_S,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> APIRouter:
-    """The /review pages over `store`; `secret_key` signs the session cookies (keep it secret and stable)."""
-    codec = SessionCodec(secret_key)
-    throttle = throttle or LoginThrottle()
+    """The /review pages over `store`; `secret_key` signs the login form's cookie (the same on every instance).
+
+    Sessions and failed logins are kept in `store`'s database, so several instances on it share them."""
+    book = SessionBook(SessionCodec(secret_key, session_max_age_s), store.accounts, clock)
+    throttle = throttle or LoginThrottle(store.accounts)
+    gate = gate or PasswordGate()
     css = (PACKAGE / "static" / "review.css").read_text(encoding="utf-8")
     css_hash = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
     headers = {
@@ -62,12 +75,12 @@ def create_review_router(
     router = APIRouter(prefix="/review", route_class=_route_class(headers), include_in_schema=False)
 
     def cookie(response: Response, request: Request, session: StaffSession) -> Response:
-        response.set_cookie(COOKIE, codec.dumps(session), max_age=codec.max_age_s, path="/review",
+        response.set_cookie(COOKIE, book.cookie(session), max_age=book.max_age_s, path="/review",
                             httponly=True, samesite="lax", secure=request.url.scheme == "https")
         return response
 
     def session_of(request: Request) -> StaffSession | None:
-        return codec.loads(request.cookies.get(COOKIE))
+        return book.load(request.cookies.get(COOKIE))
 
     def staff(request: Request) -> StaffSession:
         session = session_of(request)
@@ -94,7 +107,7 @@ def create_review_router(
         lang = language(request, session)
         changed = lang != session.lang
         if changed:
-            session = session.with_lang(lang)
+            session = book.with_lang(session, lang)
         base = {k: v for k, v in request.query_params.items() if k != "lang"}
         html = env.get_template(template).render(
             t=translator(lang), lang=lang, session=session, css=Markup(css), path=request.url.path,
@@ -131,19 +144,25 @@ def create_review_router(
         if wait:
             return render(request, session, "login.html", 429, next=safe_next(next), problem="locked",
                           minutes=max(1, round(wait / 60)))
-        if not store.verify_user(username, password):
+        with gate.admitted() as admitted:
+            if not admitted:
+                busy = render(request, session, "login.html", 503, next=safe_next(next), problem="login_busy")
+                busy.headers["Retry-After"] = "30"
+                return busy
+            verified = store.verify_user(username, password)
+        opened = book.log_in(session, username.strip()) if verified else None
+        if opened is None:
             throttle.failed(username, address)
             return render(request, session, "login.html", 401, next=safe_next(next), problem="login_failed")
         throttle.succeeded(username, address)
-        response = RedirectResponse(safe_next(next), status_code=303)
-        return cookie(response, request, session.logged_in(username.strip()))
+        return cookie(RedirectResponse(safe_next(next), status_code=303), request, opened)
 
     @router.post("/logout")
     def logout(request: Request, session: StaffDep, csrf_token: Annotated[str, Form()] = "") -> Response:
         if refusal := csrf_refusal(request, session, csrf_token):
             return refusal
         response = RedirectResponse("/review/login", status_code=303)
-        return cookie(response, request, StaffSession.anonymous(session.lang))
+        return cookie(response, request, book.log_out(session))
 
     # --- calls -----------------------------------------------------------------------------------------
 

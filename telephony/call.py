@@ -141,7 +141,7 @@ class PhoneCall:
 
     async def _offer_callback(self) -> None:
         """Back from an unanswered transfer: offer a callback; the agent takes the caller's yes."""
-        self.agent.offer_callback(self.line.questions_in_transfer.pop(self.call_sid, None))
+        self.agent.offer_callback(await self.line.handover.take(self.call_sid))
         await self.agent.say_phrase("callback_offer")
 
     # --- what the pipeline reports -----------------------------------------------------------------------
@@ -239,7 +239,7 @@ class PhoneCall:
         self._closing = True
         # Set before the update: Twilio ends the stream as soon as the call has new TwiML.
         self.outcome, self.serializer.hang_up_on_end = outcome, False
-        self.line.questions_in_transfer[self.call_sid] = self.agent.earlier_question()
+        await self.line.handover.hold(self.call_sid, self.agent.earlier_question(), self.line.clock())
         try:
             await self.line.control.update(self.call_sid, twiml.dial(self.line.staff_line(language)))
         except CallControlError as exc:
@@ -263,6 +263,7 @@ class PhoneCall:
         log.error("call %s: internal fault: %s", self.call_sid, reason)
         if self.outcome is not None:
             return
+        self.line.services.observer.error("call_fault")
         self._closing = True
         language = self.agent.conversation.language or self.line.settings.default_language
         transfer = self.line.is_open()

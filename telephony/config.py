@@ -23,6 +23,9 @@ class Server(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://[^\s/]+(/.*)?$")
+    # This server's name among several behind one proxy (a, b, ...): the media stream URL offered to Twilio
+    # then names it (/twilio/media/a), so the proxy sends the call's audio to the instance that took the call.
+    instance: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 class Twilio(Section):

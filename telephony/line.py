@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -13,6 +13,7 @@ from telephony import twiml
 from telephony.capacity import CallSlots
 from telephony.config import TelephonySettings
 from telephony.greeting import PhoneGreeting
+from telephony.handover import Handover
 from telephony.rest import CallControl
 from telephony.signatures import WebhookVerifier
 from telephony.tokens import StreamTokens
@@ -55,10 +56,10 @@ class PhoneLine:
     verifier: WebhookVerifier
     greeting: PhoneGreeting
     policy: CallPolicy
-    prefix: str = "/twilio"
     # What a caller put through to staff had come with, for the callback offered if staff do not answer
-    # (that happens on a new media stream, with a new agent). Kept until the transfer's outcome is known.
-    questions_in_transfer: dict[str, str] = field(default_factory=dict)
+    # (that happens on a new media stream, with a new agent, maybe on another instance).
+    handover: Handover
+    prefix: str = "/twilio"
 
     def url(self, path: str, **query: str) -> str:
         base = f"{self.settings.server.public_url.rstrip('/')}{self.prefix}{path}"
@@ -67,7 +68,8 @@ class PhoneLine:
     @property
     def stream_url(self) -> str:
         # Twilio only connects to wss:// in production; http:// public URLs (local runs) give ws://.
-        return "ws" + self.url("/media").removeprefix("http")
+        instance = self.settings.server.instance
+        return "ws" + self.url(f"/media/{instance}" if instance else "/media").removeprefix("http")
 
     def is_open(self) -> bool:
         return self.services.dialogue.hours.is_open(self.clock())

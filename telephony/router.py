@@ -28,6 +28,7 @@ from telephony.call import PhoneCall
 from telephony.capacity import CallSlots
 from telephony.config import TelephonySettings
 from telephony.greeting import PhoneGreeting
+from telephony.handover import Handover, QuestionsInMemory, TransferQuestions
 from telephony.line import PHONE_RATE, CallPolicy, Clock, PhoneLine
 from telephony.protocol import StreamRejected, read_stream_start
 from telephony.rest import CallControl
@@ -54,8 +55,10 @@ def create_twilio_router(
     control: CallControl | None = None,
     token_ttl_s: float = DEFAULT_TTL_S,
     prepare_greeting: bool = True,
+    transfers: TransferQuestions | None = None,
 ) -> APIRouter:
-    """The phone channel. `clock` decides opening hours (tests pass a fixed moment)."""
+    """The phone channel. `clock` decides opening hours (tests pass a fixed moment). `transfers` keeps the
+    questions of callers put through to staff; by default `sink` does, when it can (every instance sees them)."""
     twilio = settings.twilio
     policy = policy or CallPolicy.from_settings(settings)
     line = PhoneLine(
@@ -65,6 +68,7 @@ def create_twilio_router(
         slots=CallSlots(settings.telephony.max_concurrent_calls, hold_s=token_ttl_s),
         verifier=WebhookVerifier(twilio.auth_token, settings.server.public_url),
         greeting=PhoneGreeting(voice, PHONE_RATE), policy=policy,
+        handover=Handover(transfers or (sink if isinstance(sink, TransferQuestions) else QuestionsInMemory())),
     )
     if prepare_greeting:
         # The first caller should not wait for the greeting to be synthesised.
@@ -74,6 +78,7 @@ def create_twilio_router(
     router.add_api_route("/status", _status_webhook(line), methods=["POST"], include_in_schema=False)
     router.add_api_route("/dial-result", _dial_result_webhook(line), methods=["POST"], include_in_schema=False)
     router.add_api_websocket_route("/media", _media_socket(line))
+    router.add_api_websocket_route("/media/{instance}", _media_socket(line))
     return router
 
 
@@ -134,7 +139,8 @@ def _dial_result_webhook(line: PhoneLine):
         if call_sid:
             await _record_status(line, call_sid, f"dial {outcome}")
         if outcome in DIAL_FINISHED or not call_sid:
-            line.questions_in_transfer.pop(call_sid, None)
+            if call_sid:
+                await line.handover.take(call_sid)  # staff took the caller: the question is no longer needed
             return _xml(twiml.hang_up())
         log.info("call %s: staff did not answer (%s); back to the bot", call_sid, outcome)
         if not line.slots.reserve(call_sid):
@@ -150,7 +156,11 @@ def _media_socket(line: PhoneLine):
     async def media(websocket: WebSocket) -> None:
         await websocket.accept()
         peer = websocket.client.host if websocket.client else "?"
+        meant_for = websocket.path_params.get("instance")
         try:
+            if meant_for is not None and meant_for != line.settings.server.instance:
+                raise StreamRejected(f"the stream was offered by instance {meant_for!r}, this is "
+                                     f"{line.settings.server.instance!r}: check the proxy's /twilio/media/ routing")
             stream = await read_stream_start(websocket)
             if stream.account_sid != line.settings.twilio.account_sid:
                 raise StreamRejected(f"account {stream.account_sid!r} is not ours")
@@ -159,6 +169,7 @@ def _media_socket(line: PhoneLine):
                 raise StreamRejected("no stream was promised to this call (or it is already connected)")
         except (StreamRejected, InvalidStreamToken) as exc:
             log.warning("media socket from %s refused: %s", peer, exc)
+            line.services.observer.error("media_refused")
             with suppress(Exception):
                 await websocket.close(code=POLICY_VIOLATION)
             return
@@ -181,6 +192,7 @@ def _caller(form: FormData) -> str | None:
 
 async def _record_unstreamed(line: PhoneLine, call_sid: str, outcome: str) -> None:
     """A call we could not take still belongs in the statistics (without the caller's number)."""
+    line.services.observer.call_refused("phone", outcome)
     if not line.sink:
         return
     sink, now = line.sink, line.clock()

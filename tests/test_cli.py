@@ -125,3 +125,24 @@ def test_ingest_without_the_voice_models_says_which_is_missing_and_how_to_get_it
     done = run("ingest", env=env)
     assert done.returncode == 2
     assert "cannot render answer audio" in done.stderr and "hotline models" in done.stderr
+
+
+def test_staff_accounts_are_added_changed_and_removed_from_the_command_line(tmp_path):
+    from review.store import TranscriptStore
+
+    url = f"sqlite:///{tmp_path / 'hotline.db'}"
+    env = {"DATABASE_URL": url}
+    added = run("users", "add", "anna", "--password-stdin", env=env, stdin="correct horse battery\n")
+    assert added.returncode == 0 and "added" in added.stdout, added.stderr
+    store = TranscriptStore(url)
+    assert store.verify_user("anna", "correct horse battery")
+    changed = run("users", "passwd", "anna", "--password-stdin", env=env, stdin="a brand new passphrase\n")
+    assert changed.returncode == 0 and "0 session(s) ended" in changed.stdout, changed.stderr
+    assert store.verify_user("anna", "a brand new passphrase") and not store.verify_user("anna", "correct horse battery")
+    assert "at least 10" in run("users", "passwd", "anna", "--password-stdin", env=env, stdin="short\n").stderr
+    removed = run("users", "remove", "anna", env=env)
+    assert removed.returncode == 0 and "removed" in removed.stdout, removed.stderr
+    assert store.list_users() == []
+    missing = run("users", "remove", "anna", env=env)
+    assert missing.returncode == 2 and "no user 'anna'" in missing.stderr
+    store.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import uuid
 from pathlib import Path
 
 import soundfile
@@ -49,7 +50,9 @@ class AnswerAudioCache:
             audio = native.at_rate(rate)
             path = self._path(text, choice, rate)
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".partial.wav")
+            # A name of this writer's own, then an atomic rename: instances sharing the folder may render the
+            # same answer at once, and each must find its own file to rename (the last rename wins, complete).
+            partial = path.with_name(f"{path.stem}.{uuid.uuid4().hex}.partial.wav")
             audio.write_wav(partial)
             partial.replace(path)
             rendered[rate] = audio

@@ -101,6 +101,12 @@ class Transcriber:
         self._queue: list[_Job] = []
         self._queue_lock = threading.Lock()
 
+    @property
+    def waiting(self) -> int:
+        """Utterances waiting for a worker now (the recognition queue's depth)."""
+        with self._queue_lock:
+            return len(self._queue)
+
     def transcribe(self, audio: Audio, language: str | None = None,
                    still_wanted: Callable[[], bool] | None = None) -> Transcript:
         """`still_wanted` is asked once a worker takes the utterance: a speculative transcription that lost its

@@ -22,6 +22,7 @@ import base64
 import json
 import logging
 import secrets
+import ssl
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable
@@ -94,11 +95,13 @@ class HeardChunk:
 
 
 class TwilioSimulator:
-    def __init__(self, server_url: str, account_sid: str, auth_token: str, public_url: str | None = None) -> None:
+    def __init__(self, server_url: str, account_sid: str, auth_token: str, public_url: str | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.server_url = server_url.rstrip("/")
         self.public_url = (public_url or server_url).rstrip("/")  # what Twilio would have been told
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.ssl_context = ssl_context  # for an https:// server_url whose certificate is not a public one
 
     async def post(self, path_or_url: str, params: dict[str, str], signature: str | None = "sign") -> httpx.Response:
         """POST a webhook; `signature="sign"` signs it as Twilio would, None sends none, any other is sent as is."""
@@ -106,7 +109,7 @@ class TwilioSimulator:
         if signature == "sign":
             signature = twilio_signature(self.auth_token, self.public_url + path, params)
         headers = {"X-Twilio-Signature": signature} if signature is not None else {}
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, verify=self.ssl_context or True) as client:
             return await client.post(self.server_url + path, data=params, headers=headers)
 
     def call_params(self, call_sid: str, from_number: str, to_number: str, status: str = "ringing") -> dict[str, str]:
@@ -184,7 +187,8 @@ class MediaStream:
 
     # --- connection ---------------------------------------------------------------------------------------
     async def open(self, parameters: dict[str, str] | None = None) -> None:
-        self._socket = await connect(self.url, max_size=2**20)
+        secure = self.url.startswith("wss://") and self.call.twilio.ssl_context
+        self._socket = await connect(self.url, max_size=2**20, **({"ssl": secure} if secure else {}))
         await self.send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self.send_json(self.start_message(parameters))
         self._tasks = [asyncio.create_task(self._microphone()), asyncio.create_task(self._earpiece())]

@@ -97,13 +97,18 @@ def create_widget_router(
             return
         call_id = f"web-{uuid.uuid4().hex[:16]}"
         session = WidgetSession(websocket, call_id, make_agent, dialogue, sink, config, clock)
+        observer = getattr(services, "observer", None)
         if len(active) >= config.max_sessions:
             await session.refuse("busy", TRY_LATER, "busy", "too many conversations at once")
+            if observer:
+                observer.call_refused("widget", "busy")
             return
         active.add(call_id)
         try:
             outcome = await session.run()
             log.info("widget %s: ended (%s)", call_id, outcome)
+            if outcome == "error" and observer:
+                observer.error("widget")
         finally:
             active.discard(call_id)
 

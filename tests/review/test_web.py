@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from pipeline.records import CallRecord, SourceRecord
-from review.auth import LoginThrottle
+from review.auth import LoginThrottle, PasswordGate
 from review.store import TranscriptStore
 from review.web import create_review_router
 from tests.review.seed import NOW, seed_calls, turn
@@ -39,7 +39,8 @@ def client(sqlite_store: TranscriptStore, clock: FakeClock) -> Iterator[TestClie
     seed_calls(sqlite_store)
     sqlite_store.add_user("anna", PASSWORD)
     app = FastAPI()
-    app.include_router(create_review_router(sqlite_store, SECRET, throttle=LoginThrottle(clock=clock),
+    app.include_router(create_review_router(sqlite_store, SECRET, throttle=LoginThrottle(sqlite_store.accounts,
+                                                                                         clock=clock),
                                             clock=lambda: NOW))
     with TestClient(app) as test_client:
         yield test_client
@@ -164,6 +165,53 @@ def test_logging_out_ends_the_session(client: TestClient) -> None:
     response = client.post("/review/logout", data={"csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/review/login"
     assert client.get("/review/calls", follow_redirects=False).status_code == 303
+
+
+def test_a_session_cookie_kept_after_logout_does_not_open_the_pages_again(client: TestClient) -> None:
+    log_in(client)
+    kept = client.cookies.get("review_session")
+    token = csrf(client.get("/review/calls").text)
+    client.post("/review/logout", data={"csrf_token": token})
+    client.cookies.clear()
+    client.cookies.set("review_session", kept, path="/review")  # a copy taken before logout, replayed
+    assert client.get("/review/calls", follow_redirects=False).status_code == 303
+
+
+def test_a_password_change_ends_the_users_sessions(client: TestClient, sqlite_store: TranscriptStore) -> None:
+    log_in(client)
+    assert client.get("/review/calls").status_code == 200
+    assert sqlite_store.accounts.set_password("anna", "a brand new passphrase") == 1
+    assert client.get("/review/calls", follow_redirects=False).status_code == 303
+    assert log_in(client).status_code == 401
+    assert log_in(client, password="a brand new passphrase").status_code == 303
+
+
+def test_a_removed_user_is_logged_out_and_cannot_log_in(client: TestClient, sqlite_store: TranscriptStore) -> None:
+    log_in(client)
+    sqlite_store.accounts.remove_user("anna")
+    assert client.get("/review/calls", follow_redirects=False).status_code == 303
+    assert log_in(client).status_code == 401
+
+
+def test_the_ui_language_of_a_logged_in_session_is_kept_with_the_session(client: TestClient) -> None:
+    log_in(client)
+    assert "Anrufe" in client.get("/review/calls?lang=de").text
+    assert "Rückrufe" in client.get("/review/callbacks").text
+
+
+def test_logins_beyond_the_password_checks_allowed_at_once_are_refused_without_hashing(
+        sqlite_store: TranscriptStore) -> None:
+    sqlite_store.add_user("anna", PASSWORD)
+    gate = PasswordGate(concurrency=1, queue=0)
+    app = FastAPI()
+    app.include_router(create_review_router(sqlite_store, SECRET, gate=gate, clock=lambda: NOW))
+    with TestClient(app) as test_client, gate.admitted() as first:  # one check is running
+        assert first
+        response = log_in(test_client)
+        assert response.status_code == 503 and "try again" in response.text
+        assert response.headers["retry-after"] == "30"
+    with TestClient(app) as test_client:
+        assert log_in(test_client).status_code == 303
 
 
 def test_flagging_an_answer_shows_it_on_the_call_and_in_the_flags_list(client: TestClient,

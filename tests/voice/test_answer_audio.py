@@ -1,0 +1,28 @@
+"""The answer audio cache as one folder shared by several instances."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from voice.answer_audio import AnswerAudioCache
+from voice.audio import Audio
+from voice.tts import Synthesizer, VoiceChoice
+
+
+def test_two_instances_storing_the_same_answer_at_once_both_leave_a_complete_file(tmp_path):
+    voices = {"de": VoiceChoice("espeak", "de")}
+    caches = [AnswerAudioCache(tmp_path, Synthesizer(voices, None)) for _ in range(2)]
+    audio = Audio((np.sin(np.arange(48_000) / 9) * 0.3).astype(np.float32), 24_000)
+
+    def store(n: int) -> None:
+        caches[n % 2].store("Guten Tag.", "de", [audio])
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(store, range(64)))  # raises if a writer lost its file to another
+    for cache in caches:
+        for rate in (8000, 16000):
+            cached = cache.cached("Guten Tag.", "de", rate)
+            assert cached is not None and abs(cached.seconds - 2.0) < 0.01
+    assert not list(tmp_path.rglob("*.partial*"))
