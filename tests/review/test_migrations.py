@@ -37,7 +37,7 @@ def test_an_empty_database_is_migrated_to_head_at_start_up(database_url: str) ->
     store = TranscriptStore(database_url)
     tables = set(inspect(store.engine).get_table_names())
     assert {"calls", "turns", "call_statuses", "callbacks", "flags", "staff_users", VERSION_TABLE} <= tables
-    assert version_of(database_url) == head() == "0002"
+    assert version_of(database_url) == head() == "0003_turn_ending"
     store.close()
 
 
