@@ -78,7 +78,7 @@ class PhoneCall:
         self._cuts = 0  # our own speech stops when this changes (barge-in, a key)
         self._after_interruption: list[SpokenPart] = []
         self._winding_down: str | None = None  # after a fault: the outcome the call ends with after the offer
-        self._consent_told = grant.resume is not None  # a caller back from a transfer heard it before
+        self._consent_told = grant.resume == RESUME_CALLBACK  # a caller back from a transfer heard it before
 
     # --- running ----------------------------------------------------------------------------------------
     async def run(self) -> str:
