@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,16 +26,18 @@ def own_store(tmp_path: Path) -> Iterator[TranscriptStore]:
     store.close()
 
 
-async def the_call(store: TranscriptStore, ended: bool = True, timeout_s: float = 20.0):
+async def the_call(store: TranscriptStore, ended: bool = True, turns: int | None = None, timeout_s: float = 20.0):
+    """The only call in `store`, once it has ended (or, with `ended=False`, once it has `turns` turns)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         calls = await asyncio.to_thread(store.list_calls)
         if calls:
             detail = await asyncio.to_thread(store.get_call, calls[0].id)
-            if detail is not None and (detail.call.ended_at is not None or not ended):
+            done = detail.call.ended_at is not None if ended else turns is None or len(detail.turns) == turns
+            if detail is not None and done:
                 return detail
         await asyncio.sleep(0.1)
-    raise AssertionError("the widget call has no completed record")
+    raise AssertionError(f"the widget call has no {'completed record' if ended else f'{turns} turns'}")
 
 
 async def test_a_visitor_who_closes_the_widget_mid_answer_leaves_the_turn_on_record(voice_services, own_store):
@@ -59,10 +60,10 @@ async def test_the_keep_no_transcript_switch_deletes_what_was_kept_and_keeps_not
         async with session(server) as ws:
             await ws.send(json.dumps({"type": "text", "text": QUESTION}))
             assert (await next_json(ws))["type"] == "reply"
-            assert (await the_call(own_store, ended=False)).turns  # kept, as the notice says
+            await the_call(own_store, ended=False, turns=1)  # kept, as the notice says
             await ws.send(json.dumps({"type": "transcript", "keep": False}))
             assert await next_json(ws) == {"type": "transcript", "keep": False}
-            assert (await the_call(own_store, ended=False)).turns == ()
+            assert (await the_call(own_store, ended=False, turns=0)).turns == ()
             await ws.send(json.dumps({"type": "text", "text": "Wo gilt das Deutschlandticket?"}))
             assert (await next_json(ws))["type"] == "reply"
         detail = await the_call(own_store)
@@ -86,7 +87,7 @@ async def test_a_callback_the_store_cannot_take_is_reported_and_the_conversation
     with widget_server(voice_services, store) as server:
         async with session(server) as ws:
             store.engine.dispose()
-            shutil.rmtree(tmp_path / "data")  # the database went away with its folder
+            (tmp_path / "data").rename(tmp_path / "gone")  # the database went away with its folder
             await ws.send(json.dumps({"type": "callback", "name": "A", "phone": "+49 171 2345678", "email": "",
                                       "question": "Blaue Karte", "consent": True}))
             problem = await next_json(ws)
