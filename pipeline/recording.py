@@ -88,6 +88,12 @@ class Recorder:
         self._store(turn)
         return turn
 
+    def note_error(self, error: str) -> None:
+        """A fault after the last turn was spoken (its transfer failed, say): kept with that turn."""
+        if self.records:
+            turn = self.records[max(self.records)]
+            self._store(replace(turn, error=f"{turn.error}; {error}" if turn.error else error))
+
     def callback(self, request: CallbackRequest) -> None:
         self._write("store the callback request", lambda sink: sink.add_callback(request))
 

@@ -280,6 +280,7 @@ class PhoneCall:
             await self.line.control.update(self.call_sid, twiml.dial(self.line.staff_line(language)))
         except CallControlError as exc:
             log.error("call %s: transfer failed: %s", self.call_sid, exc)
+            self.agent.recorder.note_error(f"transfer: {str(exc)[:300]}")
             self.outcome, self.serializer.hang_up_on_end, self._closing = None, True, False
             self.line.questions_in_transfer.pop(self.call_sid, None)
             if not apologised:

@@ -214,7 +214,7 @@ async def test_a_transfer_twilio_refuses_ends_in_an_apology_a_callback_and_a_goo
         fake_api.recover()
     detail = await completed_call(store, call.call_sid)
     assert detail.call.outcome == "transfer failed"
-    assert detail.turns[0].action == "transfer"
+    assert detail.turns[0].action == "transfer" and "refused" in detail.turns[0].error
     [callback] = detail.callbacks
     assert callback.number == "+4915112340003"
     assert apology_after_s < 2.0

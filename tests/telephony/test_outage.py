@@ -71,3 +71,20 @@ async def test_a_call_goes_on_while_the_database_is_down_and_every_turn_reaches_
                 .scalar_one() for table in (Turn, CallStatus)]
     assert rows == [2, 1]
     store.close()
+
+
+async def test_a_caller_is_greeted_although_the_database_is_down_when_the_call_comes_in(
+        voice_services, dialogue, fake_api, postgres):
+    """Even without the journal: the call's start is written beside the call, never before it."""
+    store = TranscriptStore(postgres.empty_database_url())
+    await asyncio.to_thread(postgres.halt)
+    try:
+        with serve(voice_services, dialogue, fake_api, store) as server:
+            call = await server.twilio.incoming_call()
+            async with call.connect() as line:
+                await line.wait_until(lambda: line.heard_seconds(0) >= 2.0, 30, "the welcome")  # in our own voice
+                await line.hang_up()
+            assert not fake_api.updates(call.call_sid)  # no apology handed to Twilio: nothing was wrong for the caller
+    finally:
+        await asyncio.to_thread(postgres.resume)
+        store.close()
