@@ -30,7 +30,8 @@ class Speaker:
         self.rate = rate
         self.speaking_until = 0.0  # monotonic time when the audio already sent will have finished playing
         self.interruptions = 0  # bumped on barge-in: answers still being synthesised stop delivering audio
-        self._cut = asyncio.Event()  # set (and replaced) on each interruption
+        self.confirmations = 0  # bumped when the channel reports everything sent so far was heard
+        self._cut = asyncio.Event()  # set (and replaced) on each interruption or confirmation
 
     def is_speaking(self) -> bool:
         return time.monotonic() < self.speaking_until
@@ -41,11 +42,19 @@ class Speaker:
         self._cut.set()
         self._cut = asyncio.Event()
 
+    def confirm(self) -> None:
+        """The channel reports that the audio sent so far has been heard (Twilio echoed a mark behind it)."""
+        self.confirmations += 1
+        self._cut.set()
+        self._cut = asyncio.Event()
+
     async def until(self, moment: float, interrupted_at: int) -> bool:
-        """Wait until `moment` (monotonic): True when it came with no interruption since `interrupted_at`."""
+        """Wait until `moment` (monotonic), or a confirmation that it was heard: True when that came with no
+        interruption since `interrupted_at`."""
+        confirmed_at = self.confirmations
         while self.interruptions == interrupted_at:
             remaining = moment - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or self.confirmations != confirmed_at:
                 return True
             cut = self._cut
             try:

@@ -229,6 +229,7 @@ class PhoneCall:
             self._spawn(after.action(), "ending")
 
     def on_played(self, mark: str) -> None:
+        self.agent.speaker.confirm()  # the answers before the mark were heard to the end
         if self._after and self._after.mark == mark:
             after, self._after = self._after, None
             self._spawn(after.action(), "after playback")
