@@ -86,7 +86,7 @@ class VoiceAgent:
                                  language=lambda: self.conversation.language, prefetch=self._prefetch,
                                  on_partial=self._partial if on_event else None,
                                  partial_every_s=voice.partial_every_s if captions else 0.0)
-        self.speaker = Speaker(services.answers, services.synthesizer, rate, getattr(services, "fallback", None))
+        self.speaker = Speaker(services.answers, services.synthesizer, rate, services.fallback)
         self.recorder = Recorder(sink, call_id, channel, clock)
         self.live_playback = live_playback
         self._awaiting_callback = False
