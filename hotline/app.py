@@ -56,6 +56,7 @@ class Services:
     dialogue: Dialogue
     store: Any = None  # review.store.TranscriptStore
     voice: Any = None  # pipeline.voice_agent.VoiceServices
+    sink: Any = None  # where the channels write (review.journal.JournaledSink over the store); default: store
     review_secret: str | None = None
     metrics: Any = None  # hotline.metrics.HotlineMetrics; made by create_app when not given
     started: datetime = field(default_factory=lambda: parse_moment(None, "UTC"))
@@ -77,6 +78,8 @@ def create_app(services: Services) -> FastAPI:
         finally:
             if retention is not None:
                 await retention.stop()
+            if hasattr(services.sink, "close"):
+                await asyncio.to_thread(services.sink.close)
 
     app = FastAPI(
         title="Mittelhessen welcome hotline",
@@ -93,13 +96,20 @@ def create_app(services: Services) -> FastAPI:
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, object]:
-        return {
+        health: dict[str, object] = {
             "status": "ok",
             "instance": settings.server.instance,  # which one answered, behind a proxy
             "languages": list(settings.languages),
             "topics": len(services.dialogue.knowledge.topics),
             "example_values": list(examples),
         }
+        if hasattr(services.sink, "health"):
+            # Calls go on while the database is away; their writes wait in the journal (pending).
+            journal = services.sink.health()
+            health["journal"] = journal.to_json()
+            if journal.store == "down":
+                health["status"] = "degraded"
+        return health
 
     @app.post("/api/ask", response_model=AskResponse, tags=["dialogue"])
     async def ask(request: AskRequest) -> dict[str, object]:
@@ -127,9 +137,9 @@ def _mount_metrics(app: FastAPI, services: Services) -> None:
     if services.voice is not None:
         services.voice.observer = metrics
         metrics.watch_recognition_queue(lambda: services.voice.transcriber.waiting)
-    journal_depth = getattr(services.store, "journal_depth", None)
-    if callable(journal_depth):  # the store's local journal, once it keeps one
-        metrics.watch_journal(journal_depth)
+    health = getattr(services.sink, "health", None)
+    if callable(health):  # the journal in front of the store: writes waiting for the database
+        metrics.watch_journal(lambda: health().pending)
     app.include_router(create_metrics_router(metrics, settings.metrics.token))
 
 
@@ -148,7 +158,8 @@ def _mount_channels(app: FastAPI, services: Services) -> None:
     if services.voice is not None:
         from telephony.widget import create_widget_router
 
-        app.include_router(create_widget_router(services.voice, services.store, config=services.settings.widget))
+        sink = services.sink if services.sink is not None else services.store
+        app.include_router(create_widget_router(services.voice, sink, config=services.settings.widget))
         from telephony.router import create_twilio_router
 
-        app.include_router(create_twilio_router(services.settings, services.voice, services.store))
+        app.include_router(create_twilio_router(services.settings, services.voice, sink))

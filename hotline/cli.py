@@ -404,7 +404,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     voice = _voice(settings, dialogue)
     if not args.no_render:
         _warm_answer_audio(voice)
-    app = create_app(Services(settings=settings, dialogue=dialogue, store=_store(settings), voice=voice))
+    from review.journal import JournaledSink
+
+    store = _store(settings)
+    # Calls write through a journal in the data folder: a database outage delays their records, never loses them.
+    sink = JournaledSink(store, settings.data_dir / "journal")
+    sink.start()
+    app = create_app(Services(settings=settings, dialogue=dialogue, store=store, voice=voice, sink=sink))
     print(f"hotline: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
     print(f"hotline: the voice widget demo is at http://{host}:{port}/ and the review UI at /review", flush=True)
     # Refuse huge WebSocket frames before they are held in memory (the widget sends 100 ms of audio a frame).

@@ -110,6 +110,9 @@ class VoiceConfig(Section):
     stt_max_batch: int = Field(default=4, ge=1, le=32)  # questions a worker transcribes together when several wait
     stt_short_window: bool = True
     voices: dict[str, VoiceEntry] = {}
+    # Spoken when a language's configured voice fails (the apology, then the way out); a language not listed
+    # falls back to espeak-ng's voice of the same code, which needs no model file that could break.
+    fallback_voices: dict[str, VoiceEntry] = {}
 
 
 class PipelineSettings(Protocol):

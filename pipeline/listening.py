@@ -8,6 +8,7 @@ the turn, the transcript is already there; if the caller goes on, the early work
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ from voice.audio import Audio
 from voice.stt import Transcriber, Transcript
 from voice.vad import EndpointConfig, Endpointer, TurnEvent, make_detector
 
+log = logging.getLogger("hotline.call")
 Prefetch = Callable[[Transcript], None]  # runs in the worker thread right after a speculative transcript
 Language = Callable[[], str | None]  # the call's language now (a hint for the recogniser)
 
@@ -86,7 +88,10 @@ class Listener:
     def _transcribe_early(self, audio: Audio, dropped: threading.Event) -> Transcript:
         transcript = self._transcribe(audio, still_wanted=lambda: not dropped.is_set())
         if transcript.text and self.prefetch and not dropped.is_set():
-            self.prefetch(transcript)
+            try:
+                self.prefetch(transcript)
+            except Exception:  # early work only: the turn's own work meets (and reports) the fault
+                log.debug("speculative work failed", exc_info=True)
         return transcript
 
     def _drop_speculation(self) -> None:

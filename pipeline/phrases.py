@@ -15,6 +15,7 @@ REQUIRED = (
     "thanks", "nothing_to_repeat", "no_details", "language_switched", "unsupported_language", "apology_fault",
     "opening_today", "opening_tomorrow", "opening_on", "hours_range", "day_range", "hours_closed_holidays",
     "list_and", "weekdays", "months", "greeting", "ask_more", "callback_offer", "callback_saved",
+    "consent_notice", "consent_objected",
 )
 
 

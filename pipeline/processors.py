@@ -46,13 +46,18 @@ class HotlineReplyFrame(DataFrame):
 
 
 ReplyHandler = Callable[[Reply], Awaitable[None]]
+LanguageHandler = Callable[[str], Awaitable[None]]
 
 
 class VoiceAgentProcessor(FrameProcessor):
-    def __init__(self, agent: VoiceAgent, on_reply: ReplyHandler | None = None) -> None:
+    def __init__(self, agent: VoiceAgent, on_reply: ReplyHandler | None = None,
+                 on_language_chosen: LanguageHandler | None = None) -> None:
+        """`on_language_chosen` runs after the agent has confirmed a language chosen by key (the phone tells
+        the caller about the transcript in that language)."""
         super().__init__()
         self.agent = agent
         self.on_reply = on_reply
+        self.on_language_chosen = on_language_chosen
         agent.on_event = self._on_event
 
     def language_for_key(self, key: str) -> str | None:
@@ -79,6 +84,8 @@ class VoiceAgentProcessor(FrameProcessor):
             if language:
                 self.agent.choose_language(language)
                 await self.agent.say_phrase("language_switched")
+                if self.on_language_chosen:
+                    await self.on_language_chosen(language)
             return
         await self.push_frame(frame, direction)
 

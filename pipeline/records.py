@@ -10,6 +10,9 @@ from datetime import datetime
 from typing import Protocol
 
 CHANNELS = ("phone", "widget", "cli", "api")
+# How a turn's speaking ended. A turn is stored when its reply is decided (ending None: still speaking, or the
+# process died while it spoke) and stored again with one of these when the speaking is over.
+ENDINGS = ("played", "barged_in", "hung_up", "failed")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class TurnRecord:
     barge_in: bool = False  # the caller spoke over this answer
     error: str | None = None  # an internal fault during this turn
     timings_ms: dict[str, float] = field(default_factory=dict)
+    ending: str | None = None  # one of ENDINGS once the speaking is over
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class CallbackRequest:
 
 
 class TranscriptSink(Protocol):
+    """Every write is idempotent: a turn is keyed by call and index (a later write replaces it), a status by
+    call, status and time, a callback by its content; so a write replayed after an outage never duplicates."""
+
     def start_call(self, call: CallRecord) -> None: ...
 
     def add_turn(self, call_id: str, turn: TurnRecord) -> None: ...
@@ -70,3 +77,8 @@ class TranscriptSink(Protocol):
     def add_callback(self, request: CallbackRequest) -> int: ...
 
     def add_status(self, call_id: str, status: str, at: datetime) -> None: ...
+
+    def forget_transcript(self, call_id: str) -> None:
+        """The caller objected: delete the call's turns written so far (the call itself, its statuses and a
+        callback they asked for stay)."""
+        ...

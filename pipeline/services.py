@@ -15,7 +15,7 @@ from voice.vad import EndpointConfig
 
 FIXED_PHRASES = ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low", "no_answer", "emergency",
                  "nothing_to_repeat", "no_details", "language_switched", "apology_fault", "ask_more",
-                 "callback_offer", "callback_saved")
+                 "callback_offer", "callback_saved", "consent_notice", "consent_objected")
 
 
 def answer_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str, str]]:
@@ -32,6 +32,14 @@ def voice_table(settings: PipelineSettings) -> dict[str, VoiceChoice]:
     return {lang: VoiceChoice(v.backend, v.voice, v.lang, v.speed) for lang, v in settings.voice.voices.items()}
 
 
+def fallback_table(settings: PipelineSettings) -> dict[str, VoiceChoice]:
+    """The voice per language for when the configured one fails: espeak-ng unless the config names another."""
+    table = {lang: VoiceChoice("espeak", lang) for lang in settings.languages}
+    table.update({lang: VoiceChoice(v.backend, v.voice, v.lang, v.speed)
+                  for lang, v in settings.voice.fallback_voices.items()})
+    return table
+
+
 def answer_audio_cache(settings: PipelineSettings, synthesizer: Synthesizer | None = None) -> AnswerAudioCache:
     """The answer audio cache with the configured voices; loads Piper and Kokoro only if the table uses them."""
     if synthesizer is None:
@@ -45,7 +53,7 @@ class VoiceServices:
     """The shared, loaded parts of the hotline that each call's `VoiceAgent` uses."""
 
     def __init__(self, settings: PipelineSettings, dialogue: Dialogue, transcriber: Transcriber,
-                 synthesizer: Synthesizer, answers: AnswerAudioCache) -> None:
+                 synthesizer: Synthesizer, answers: AnswerAudioCache, fallback: Synthesizer | None = None) -> None:
         self.settings = settings
         self.dialogue = dialogue
         self.transcriber = transcriber
@@ -53,6 +61,9 @@ class VoiceServices:
         self.answers = answers
         # Told of every call and turn (the metrics); the composition root sets it.
         self.observer: CallObserver = NoObserver()
+        bundled = any(c.backend in ("piper", "kokoro") for c in fallback_table(settings).values())
+        self.fallback = fallback or Synthesizer(fallback_table(settings),
+                                                locate(settings.cache_dir) if bundled else None)
         voice = settings.voice
         self.endpoint = EndpointConfig(pause_ms=voice.pause_ms, end_silence_ms=voice.end_silence_ms,
                                        max_turn_s=voice.max_turn_s)

@@ -4,6 +4,11 @@ The same agent serves the phone (8 kHz), the browser widget (16 kHz) and `hotlin
 live). It wires four parts, each in its own module: the `Listener` (turn-taking, speculative transcription,
 captions), the `Dialogue` (what to answer), the `Speaker` (answer audio) and the `Recorder` (the transcript
 store). What is left here is the order of a turn and the channel's policy for callbacks and transfers.
+
+A turn is recorded when its reply is decided and again when its speaking ends: played to the end, barged
+in on, cut by the caller hanging up (`close`), or failed (the voice broke; an apology was spoken instead).
+A fault of the recogniser, the dialogue or the voice is answered with a spoken apology (in a fallback voice
+if need be) and a reply of intent "error", on which the channel offers its way out (staff, a callback).
 """
 
 from __future__ import annotations
@@ -23,22 +28,30 @@ from pipeline.listening import Heard, Listener
 from pipeline.recording import Recorder
 from pipeline.records import CallbackRequest, TranscriptSink
 from pipeline.services import VoiceServices
-from pipeline.speaking import Speaker
+from pipeline.speaking import Speaker, fault_name
 from voice.audio import Audio
 from voice.stt import Transcript
 
 log = logging.getLogger("hotline.call")
 Clock = Callable[[], datetime]
 EventSink = Callable[["AgentEvent"], Awaitable[None]]
+DECIDE_GRACE_S = 5.0  # on close, a reply still being decided gets this long to be recorded
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _log_fault(call_id: str, what: str, exc: BaseException) -> None:
+    # The exception's message may quote the caller's words or the answer: the error line names only its
+    # type; the traceback, for a developer, goes to the debug log.
+    log.error("call %s: %s (%s)", call_id, what, type(exc).__name__)
+    log.debug("call %s: %s", call_id, what, exc_info=exc)
+
+
 @dataclass(frozen=True)
 class AgentEvent:
-    kind: str  # partial, final, reply, audio, barge_in, error
+    kind: str  # partial, final, reply, audio, barge_in
     text: str = ""
     reply: Reply | None = None
     audio: Audio | None = None
@@ -49,10 +62,13 @@ class VoiceAgent:
     def __init__(self, services: VoiceServices, rate: int, channel: str, call_id: str,
                  sink: TranscriptSink | None = None, caller_number: str | None = None,
                  language: str | None = None, clock: Clock = utc_now, on_event: EventSink | None = None,
-                 captions: bool = False, spoken_callback: bool = True, can_transfer: bool = True) -> None:
+                 captions: bool = False, spoken_callback: bool = True, can_transfer: bool = True,
+                 live_playback: bool = False) -> None:
         """With `on_event`, events are delivered the moment they exist (live channels); without it, each call
         to `feed`/`text` returns its events as a list when the turn's work is done. `captions` adds partial
-        transcripts while the caller speaks (the widget shows them; on the phone they would only cost CPU)."""
+        transcripts while the caller speaks (the widget shows them; on the phone they would only cost CPU).
+        `live_playback`: the channel plays the audio in real time (phone, widget), so a turn counts as played
+        once its audio has had time to play; otherwise (a file, a benchmark) once it was handed over."""
         # The phone offers a callback by voice and can put the caller through; the widget has a form and a
         # tel: link instead, so there a request for staff is answered with how to reach them.
         self.spoken_callback = spoken_callback
@@ -70,12 +86,17 @@ class VoiceAgent:
                                  language=lambda: self.conversation.language, prefetch=self._prefetch,
                                  on_partial=self._partial if on_event else None,
                                  partial_every_s=voice.partial_every_s if captions else 0.0)
-        self.speaker = Speaker(services.answers, services.synthesizer, rate)
+        self.speaker = Speaker(services.answers, services.synthesizer, rate, services.fallback)
         self.recorder = Recorder(sink, call_id, channel, clock, services.observer)
+        self.live_playback = live_playback
         self._awaiting_callback = False
         self._callback_question: str | None = None
+        self._callback_request: CallbackRequest | None = None
         self.replies: list[Reply] = []
         self._pending: set[asyncio.Task] = set()
+        self._answering: dict[asyncio.Task, str] = {}  # answers in progress: "deciding" or "speaking"
+        self._watchers: set[asyncio.Task] = set()  # answers whose audio is still playing
+        self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------------------
     async def start(self, greeting: str | None = None) -> list[AgentEvent]:
@@ -88,7 +109,19 @@ class VoiceAgent:
         return events
 
     async def close(self, outcome: str) -> None:
-        await self.drain()
+        """The call is over (the caller hung up, closed the widget, or we ended it): what is being spoken
+        stops, and each turn still speaking is recorded as cut by the hang-up. A reply still being decided
+        is waited for, briefly, so the caller's last question is recorded too."""
+        self._closed = True
+        speaking = [task for task, phase in self._answering.items() if phase == "speaking"]
+        for task in [*speaking, *self._watchers]:
+            task.cancel()
+        deciding = [task for task, phase in self._answering.items() if phase == "deciding"]
+        if deciding:
+            _, late = await asyncio.wait(deciding, timeout=DECIDE_GRACE_S)
+            for task in late:
+                task.cancel()
+        await asyncio.gather(*speaking, *deciding, *self._watchers, *self._pending, return_exceptions=True)
         await self.recorder.end(outcome)
 
     async def drain(self) -> None:
@@ -127,7 +160,8 @@ class VoiceAgent:
     def earlier_question(self) -> str:
         """What the caller came with: the last question for the knowledge base (one left unanswered first);
         failing that, the last thing they said, e.g. "I want to speak to someone"."""
-        questions = [r for r in self.replies if r.question and r.intent is None]
+        # A question the hotline failed on (intent "error") counts: it is what a callback after the fault is about.
+        questions = [r for r in self.replies if r.question and r.intent in (None, "error")]
         unanswered = [r for r in questions if r.unanswered]
         staff = [r for r in self.replies if r.question and r.intent == "human"]
         chosen = unanswered or questions or staff
@@ -136,21 +170,44 @@ class VoiceAgent:
     # --- input ----------------------------------------------------------------------------------------
     async def feed(self, samples: np.ndarray) -> list[AgentEvent]:
         events: list[AgentEvent] = []
-        for heard in await self.listener.feed(samples):
+        try:
+            heard_now = await self.listener.feed(samples)
+        except Exception as exc:  # noqa: BLE001 - any recogniser fault ends in an apology, not silence
+            return await self._recognition_failed(exc)
+        for heard in heard_now:
             events.extend(await self._on_heard(heard))
         return events
 
     async def finish_input(self) -> list[AgentEvent]:
         """The caller's audio stream ended (a file, a closed socket): answer a turn still open."""
         events: list[AgentEvent] = []
-        for heard in await self.listener.flush():
+        try:
+            heard_now = await self.listener.flush()
+        except Exception as exc:  # noqa: BLE001 - as in feed
+            heard_now = []
+            events = await self._recognition_failed(exc)
+        for heard in heard_now:
             events.extend(await self._on_heard(heard))
         await self.drain()
         return events
 
+    async def _recognition_failed(self, exc: Exception) -> list[AgentEvent]:
+        """The recogniser broke on the caller's turn: the turn is recorded with the fault and apologised for."""
+        _log_fault(self.call_id, "speech recognition failed", exc)
+        fault = f"recogniser: {type(exc).__name__}"
+        return await self._start_answer(self._answer("", time.monotonic(), None, {}, fault=fault))
+
     async def text(self, text: str) -> list[AgentEvent]:
         """A typed question (the widget's text box): the same dialogue, without speech recognition."""
         return await self._answer(text, time.monotonic(), None, {"stt": 0.0})
+
+    async def _start_answer(self, answer: Awaitable[list[AgentEvent]]) -> list[AgentEvent]:
+        if self.on_event:
+            # Live: keep listening while the answer is prepared and spoken, so barge-in works.
+            self._pending.add(task := asyncio.ensure_future(answer))
+            task.add_done_callback(self._pending.discard)
+            return []
+        return await answer
 
     async def say_phrase(self, key: str, **values: str) -> list[AgentEvent]:
         language = self._language()
@@ -163,9 +220,8 @@ class VoiceAgent:
         events: list[AgentEvent] = []
         if heard.kind == "started":
             if self.speaker.is_speaking():
-                self.speaker.interrupt()
+                self.speaker.interrupt()  # the answer speaking now records itself as barged in on
                 await self._deliver(events, AgentEvent("barge_in"))
-                await self.recorder.barge_in()
             return events
         transcript = heard.transcript
         assert transcript is not None
@@ -175,12 +231,7 @@ class VoiceAgent:
         await self._deliver(events, AgentEvent("final", transcript.text))
         answer = self._answer(transcript.text, heard.speech_end, transcript, {"stt": transcript.elapsed_ms},
                               cut=heard.cut)
-        if self.on_event:
-            # Live: keep listening while the answer is prepared and spoken, so barge-in works.
-            self._pending.add(task := asyncio.create_task(answer))
-            task.add_done_callback(self._pending.discard)
-            return events
-        return events + await answer
+        return events + await self._start_answer(answer)
 
     def _prefetch(self, transcript: Transcript) -> None:
         """Speculative work during a pause (a worker thread): the knowledge search the dialogue will ask."""
@@ -206,42 +257,115 @@ class VoiceAgent:
             events.append(event)
 
     async def _answer(self, text: str, speech_end: float, transcript: Transcript | None,
-                      timings: dict[str, float], cut: bool = False) -> list[AgentEvent]:
-        spoken = transcript.language_scores if transcript and transcript.language_scores else None
-        error = None
+                      timings: dict[str, float], cut: bool = False, fault: str | None = None) -> list[AgentEvent]:
+        task = asyncio.current_task()
+        assert task is not None
+        self._answering[task] = "deciding"
         try:
-            reply = await asyncio.to_thread(self._respond, text, spoken)
-        except Exception as exc:
-            log.exception("call %s: dialogue failed", self.call_id)
-            language = self._language()
-            reply = Reply(language, "clarify", self.services.dialogue.phrases.say(language, "apology_fault"),
-                          intent="error", question=text)
-            error = type(exc).__name__
+            return await self._answer_turn(task, text, speech_end, transcript, timings, cut, fault)
+        finally:
+            self._answering.pop(task, None)
+
+    async def _answer_turn(self, task: asyncio.Task, text: str, speech_end: float, transcript: Transcript | None,
+                           timings: dict[str, float], cut: bool, fault: str | None) -> list[AgentEvent]:
+        faulted_at = time.monotonic() if fault else None
+        if fault is None:
+            spoken = transcript.language_scores if transcript and transcript.language_scores else None
+            try:
+                reply = await asyncio.to_thread(self._respond, text, spoken)
+            except Exception as exc:  # noqa: BLE001 - any dialogue fault ends in an apology
+                _log_fault(self.call_id, "the dialogue failed", exc)
+                fault, faulted_at = f"dialogue: {type(exc).__name__}", time.monotonic()
+        if fault is not None:
+            reply = self._apology(text)
+        if self._callback_request is not None:
+            self.recorder.callback(self._callback_request)
+            self._callback_request = None
         reply.timings_ms.update(timings)
         index = self.recorder.next_index()
+        self.replies.append(reply)
+        self.recorder.decided(index, reply, transcript, fault, cut)
         events: list[AgentEvent] = []
+        if self._closed:  # the caller left while the reply was being decided
+            self.recorder.ended(index, "hung_up")
+            return events
         await self._deliver(events, AgentEvent("reply", reply.answer, reply=reply))
-        tts_started = time.monotonic()
-        first = True
+        self._answering[task] = "speaking"
         interrupted_at = self.speaker.interruptions
         try:
+            ending, error = await self._speak(events, reply, speech_end, faulted_at)
+        except asyncio.CancelledError:
+            self.recorder.ended(index, "hung_up", reply.timings_ms)
+            raise
+        if ending == "played" and self.live_playback:
+            self._watch_playback(index, self.speaker.speaking_until, interrupted_at, reply.timings_ms)
+        else:
+            self.recorder.ended(index, ending, reply.timings_ms, error)
+        return events
+
+    async def _speak(self, events: list[AgentEvent], reply: Reply, speech_end: float,
+                     faulted_at: float | None) -> tuple[str, str | None]:
+        """Deliver the reply's audio; (how it ended so far, the voice's fault). A failing voice is replaced by
+        an apology in the fallback voice, and a reply of intent "error" tells the channel to offer a way out."""
+        tts_started = time.monotonic()
+        interrupted_at = self.speaker.interruptions
+        first = True
+        try:
+            if reply.intent == "error":  # an apology: at once, whatever state the voice is in
+                audio = await self.speaker.urgent(reply.answer, reply.language)
+                self._first_audio(reply, tts_started, speech_end, faulted_at)
+                await self._deliver(events, AgentEvent("audio", reply.answer, audio=audio))
+                return "played", None
             async for chunk in self.speaker.chunks(reply.answer, reply.language):
                 if self.speaker.interruptions != interrupted_at:
-                    break
+                    return ("hung_up" if self._closed else "barged_in"), None
                 if first:
-                    now = time.monotonic()
-                    reply.timings_ms["tts_first_audio"] = (now - tts_started) * 1000
-                    reply.timings_ms["voice_to_voice"] = (now - speech_end) * 1000
+                    self._first_audio(reply, tts_started, speech_end, faulted_at)
                     first = False
                 self.speaker.played(chunk)
                 await self._deliver(events, AgentEvent("audio", reply.answer, audio=chunk))
-        except Exception as exc:
-            log.exception("call %s: speaking the answer failed", self.call_id)
-            error = error or type(exc).__name__
-            await self._deliver(events, AgentEvent("error", error, reply=reply))
-        self.replies.append(reply)
-        await self.recorder.turn(index, reply, transcript, error, cut)
-        return events
+        except Exception as exc:  # noqa: BLE001 - any voice fault ends in an apology, not silence
+            error = f"voice: {fault_name(exc)}"
+            _log_fault(self.call_id, "speaking the answer failed", exc)
+            broke = time.monotonic()
+            apology = reply if reply.intent == "error" else self._apology(reply.question)
+            if apology is not reply:
+                await self._deliver(events, AgentEvent("reply", apology.answer, reply=apology))
+            audio = await self.speaker.urgent(apology.answer, apology.language)
+            reply.timings_ms["fault_to_apology"] = (time.monotonic() - (faulted_at or broke)) * 1000
+            await self._deliver(events, AgentEvent("audio", apology.answer, audio=audio))
+            return "failed", error
+        if self.speaker.interruptions != interrupted_at:
+            return ("hung_up" if self._closed else "barged_in"), None
+        return "played", None
+
+    @staticmethod
+    def _first_audio(reply: Reply, tts_started: float, speech_end: float, faulted_at: float | None) -> None:
+        now = time.monotonic()
+        reply.timings_ms["tts_first_audio"] = (now - tts_started) * 1000
+        reply.timings_ms["voice_to_voice"] = (now - speech_end) * 1000
+        if faulted_at is not None:
+            reply.timings_ms["fault_to_apology"] = (now - faulted_at) * 1000
+
+    def _watch_playback(self, index: int, ends_at: float, interrupted_at: int, timings: dict[str, float]) -> None:
+        """The answer's audio is all in the channel; it has been heard once it had time to play uncut."""
+        async def watch() -> None:
+            try:
+                played = await self.speaker.until(ends_at, interrupted_at)
+            except asyncio.CancelledError:
+                self.recorder.ended(index, "hung_up", timings)
+                raise
+            self.recorder.ended(index, "played" if played else ("hung_up" if self._closed else "barged_in"),
+                                timings)
+
+        task = asyncio.ensure_future(watch())
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    def _apology(self, question: str) -> Reply:
+        language = self._language()
+        return Reply(language, "clarify", self.services.dialogue.phrases.say(language, "apology_fault"),
+                     intent="error", question=question)
 
     def _language(self) -> str:
         return self.conversation.language or self.services.settings.default_language
@@ -269,7 +393,8 @@ class VoiceAgent:
     def _take_callback(self, text: str) -> Reply:
         language = self._language()
         question = self._callback_question or self.earlier_question()
-        self.recorder.callback(CallbackRequest(self.call_id, language, question or text, self.clock(),
-                                               number=self.caller_number))
+        # Runs in a worker thread: the request is recorded by `_answer_turn`, on the call's event loop.
+        self._callback_request = CallbackRequest(self.call_id, language, question or text, self.clock(),
+                                                 number=self.caller_number)
         return Reply(language, "answer", self.services.dialogue.phrases.say(language, "callback_saved"),
                      intent="callback", question=text)

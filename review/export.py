@@ -14,7 +14,7 @@ CSV_COLUMNS = (
     "call_id", "channel", "started_at", "ended_at", "outcome", "call_language", "caller_number",
     "turn", "at", "language", "detected_language", "language_confidence", "transcript", "action", "answer",
     "topic", "sources", "confidence", "intent", "unanswered", "barge_in", "error", "voice_to_voice_ms",
-    "flags",
+    "flags", "ending",
 )
 # A cell starting with one of these is run as a formula by spreadsheet programs; callers' words must not be.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -41,6 +41,7 @@ def to_csv(calls: Sequence[CallDetail]) -> str:
                 " | ".join(f"{s.title} <{s.url}>" for s in turn.sources), turn.confidence, turn.intent or "",
                 int(turn.unanswered), int(turn.barge_in), turn.error or "",
                 turn.timings_ms.get("voice_to_voice", ""), " | ".join(f.note for f in turn.flags),
+                turn.ending or "",
             ]))
     return out.getvalue()
 

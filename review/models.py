@@ -93,6 +93,8 @@ class Turn(Base):
     intent: Mapped[str | None] = mapped_column(String(64))
     unanswered: Mapped[bool] = mapped_column(Boolean, default=False)
     barge_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How the answer's speaking ended (played, barged_in, hung_up, failed); NULL while it is still spoken.
+    ending: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     timings_ms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Copied out of timings_ms so the dashboard need not parse JSON per row in SQL.
@@ -113,6 +115,8 @@ class CallStatus(Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # review.store.record_key: a status replayed after an outage is not stored twice.
+    key: Mapped[str | None] = mapped_column(String(40), index=True, unique=True)
 
 
 class Callback(Base):
@@ -128,6 +132,7 @@ class Callback(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_by: Mapped[str | None] = mapped_column(String(100))
+    key: Mapped[str | None] = mapped_column(String(40), index=True, unique=True)  # review.store.record_key
 
 
 class Flag(Base):

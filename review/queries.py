@@ -69,6 +69,7 @@ class TurnView:
     error: str | None
     timings_ms: dict[str, float]
     flags: tuple[FlagView, ...] = ()
+    ending: str | None = None  # how the answer's speaking ended (pipeline.records.ENDINGS); None: unfinished
 
 
 @dataclass(frozen=True)
@@ -212,7 +213,7 @@ def turn_view(turn: Turn) -> TurnView:
         sources=tuple(SourceRecord(title=s.get("title", ""), url=s.get("url", "")) for s in turn.sources),
         confidence=turn.confidence, intent=turn.intent, unanswered=turn.unanswered, barge_in=turn.barge_in,
         error=turn.error, timings_ms=dict(turn.timings_ms),
-        flags=tuple(flag_view(f, turn) for f in turn.flags),
+        flags=tuple(flag_view(f, turn) for f in turn.flags), ending=turn.ending,
     )
 
 

@@ -4,11 +4,13 @@
 >>> store.start_call(CallRecord("c1", "cli", started_at))        # doctest: +SKIP
 >>> store.add_turn("c1", turn)                                   # committed before this returns
 
-Each write is its own transaction, so a crash mid-call loses at most the turn being spoken.
+Each write is its own transaction and idempotent (see `TranscriptSink`): `review.journal` replays writes made
+while the database was away, and a replay must not duplicate anything.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -16,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from argon2 import PasswordHasher
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from pipeline.records import CallbackRequest, CallRecord, TurnRecord
@@ -34,6 +37,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("hotline.review")
 
 UNKNOWN_CHANNEL = "unknown"
+
+
+def record_key(call_id: str, kind: str, at: datetime, *fields: str | None) -> str:
+    """A stable key for a status or callback: the same record, written twice, gets the same key."""
+    moment = at.astimezone(UTC).isoformat() if at.tzinfo else at.isoformat()
+    text = "\x1f".join([call_id, kind, moment, *("" if f is None else f for f in fields)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
 
 
 class TranscriptStore:
@@ -90,7 +100,7 @@ class TranscriptStore:
             row.detected_language, row.language_confidence = turn.detected_language, turn.language_confidence
             row.topic, row.confidence, row.intent = turn.topic, turn.confidence, turn.intent
             row.sources = [{"title": s.title, "url": s.url} for s in turn.sources]
-            row.unanswered, row.barge_in = turn.unanswered, turn.barge_in
+            row.unanswered, row.barge_in, row.ending = turn.unanswered, turn.barge_in, turn.ending
             row.error = self._clean(turn.error) if turn.error else None
             row.timings_ms = {k: float(v) for k, v in turn.timings_ms.items()}
             row.voice_to_voice_ms = row.timings_ms.get("voice_to_voice")
@@ -105,20 +115,49 @@ class TranscriptStore:
             call.ended_at, call.outcome = ended_at, outcome
 
     def add_callback(self, request: CallbackRequest) -> int:
-        with self._sessions.begin() as session:
-            self._call_for_write(session, request.call_id, request.created_at)
-            # The number, name and e-mail were given for the callback, with consent: stored as given.
-            row = Callback(call_id=request.call_id, language=request.language,
-                           question=self._clean(request.question), created_at=request.created_at,
-                           number=request.number, name=request.name, email=request.email)
-            session.add(row)
-            session.flush()
-            return row.id
+        key = record_key(request.call_id, "callback", request.created_at, request.language, request.question,
+                         request.number, request.name, request.email)
+        try:
+            with self._sessions.begin() as session:
+                known = session.scalar(select(Callback.id).where(Callback.key == key))
+                if known is not None:
+                    return known
+                self._call_for_write(session, request.call_id, request.created_at)
+                # The number, name and e-mail were given for the callback, with consent: stored as given.
+                row = Callback(call_id=request.call_id, language=request.language,
+                               question=self._clean(request.question), created_at=request.created_at,
+                               number=request.number, name=request.name, email=request.email, key=key)
+                session.add(row)
+                session.flush()
+                return row.id
+        except IntegrityError:  # the same request written at the same moment by another writer
+            with self._sessions() as session:
+                known = session.scalar(select(Callback.id).where(Callback.key == key))
+            if known is None:
+                raise
+            return known
 
     def add_status(self, call_id: str, status: str, at: datetime) -> None:
+        key = record_key(call_id, "status", at, status)
+        try:
+            with self._sessions.begin() as session:
+                if session.scalar(select(CallStatus.id).where(CallStatus.key == key)) is not None:
+                    return
+                self._call_for_write(session, call_id, at)
+                session.add(CallStatus(call_id=call_id, status=status, at=at, key=key))
+        except IntegrityError:
+            with self._sessions() as session:
+                if session.scalar(select(CallStatus.id).where(CallStatus.key == key)) is None:
+                    raise
+
+    def forget_transcript(self, call_id: str) -> None:
         with self._sessions.begin() as session:
-            self._call_for_write(session, call_id, at)
-            session.add(CallStatus(call_id=call_id, status=status, at=at))
+            turns = select(Turn.id).where(Turn.call_id == call_id).scalar_subquery()
+            session.execute(delete(Flag).where(Flag.turn_id.in_(turns)))
+            session.execute(delete(Turn).where(Turn.call_id == call_id))
+            call = session.get(Call, call_id)
+            if call is not None:
+                call.languages = ""
 
     def _call_for_write(self, session: Session, call_id: str, at: datetime) -> Call:
         call = session.get(Call, call_id)

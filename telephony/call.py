@@ -6,6 +6,10 @@ The agent answers; this class decides how the call goes on and ends. Anything th
 caller has *heard* something (put through to staff after "I am connecting you", hang up after "goodbye")
 waits for Twilio to echo a mark sent behind that audio. Every ending (goodbye, caller hung up, silence,
 maximum length, transfer, internal fault) ends the pipeline and completes the call's record.
+
+A fault the agent apologised for (recogniser, dialogue, voice) and a transfer Twilio refused lead out of the
+call: to staff while the centre is open, otherwise (or when the transfer failed) to a callback offer and a
+goodbye. The transcript notice is repeated in the caller's language once that language is known.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pipeline.dialogue import Reply
 from pipeline.processors import VoiceAgentProcessor
 from pipeline.voice_agent import AgentEvent, VoiceAgent
 from telephony import twiml
-from telephony.consent import ConsentedRecords
+from telephony.consent import NOTICE_IN_WELCOME, ConsentedRecords
 from telephony.greeting import SpokenPart
 from telephony.line import PHONE_RATE, PhoneLine
 from telephony.processors import MarkAfterPlayback, PhoneKeysProcessor, PlaybackProcessor
@@ -60,9 +64,10 @@ class PhoneCall:
         self.call_sid = stream.call_sid
         twilio = line.settings.twilio
         self.serializer = TwilioMediaSerializer(stream, twilio.auth_token, twilio.api_base_url)
-        self.records = ConsentedRecords(line.sink) if line.sink else None
+        self.records = ConsentedRecords(line.sink, self.call_sid) if line.sink else None
         self.agent = VoiceAgent(line.services, PHONE_RATE, "phone", self.call_sid, sink=self.records,
-                                caller_number=grant.caller_number, language=grant.language, clock=line.clock)
+                                caller_number=grant.caller_number, language=grant.language, clock=line.clock,
+                                live_playback=True)
         self.outcome: str | None = None
         self._closing = False  # an ending is under way: no more prompts
         self._after: _AfterPlayback | None = None
@@ -72,6 +77,8 @@ class PhoneCall:
         self._prompted = False
         self._cuts = 0  # our own speech stops when this changes (barge-in, a key)
         self._after_interruption: list[SpokenPart] = []
+        self._winding_down: str | None = None  # after a fault: the outcome the call ends with after the offer
+        self._consent_told = grant.resume == RESUME_CALLBACK  # a caller back from a transfer heard it before
 
     # --- running ----------------------------------------------------------------------------------------
     async def run(self) -> str:
@@ -82,7 +89,8 @@ class PhoneCall:
         ))
         self.playback = PlaybackProcessor(self, self.stream.stream_sid)
         pipeline = Pipeline([
-            transport.input(), PhoneKeysProcessor(self), VoiceAgentProcessor(self.agent), self.playback,
+            transport.input(), PhoneKeysProcessor(self),
+            VoiceAgentProcessor(self.agent, on_language_chosen=self._tell_consent), self.playback,
             transport.output(),
         ])
         self.worker = PipelineWorker(
@@ -139,10 +147,30 @@ class PhoneCall:
         if agent.on_event:
             await agent.on_event(AgentEvent("audio", text, audio=audio))
 
-    async def _offer_callback(self) -> None:
-        """Back from an unanswered transfer: offer a callback; the agent takes the caller's yes."""
-        self.agent.offer_callback(await self.line.handover.take(self.call_sid))
+    async def _offer_callback(self, question: str | None = None) -> None:
+        """Back from an unanswered transfer (or after a fault): offer a callback; the agent takes the yes."""
+        self.agent.offer_callback(question or await self.line.handover.take(self.call_sid))
         await self.agent.say_phrase("callback_offer")
+
+    async def _wind_down(self, outcome: str) -> None:
+        """After a fault with no staff to take over: a callback offer; whatever the caller answers (or if
+        they say nothing), a goodbye ends the call with `outcome`."""
+        self._winding_down = outcome
+        await self._offer_callback(self.agent.earlier_question() or None)
+
+    async def _tell_consent(self, language: str) -> None:
+        """The transcript notice and how to object, in the caller's language, once (German and English
+        callers heard it in the welcome)."""
+        if self._consent_told or language in NOTICE_IN_WELCOME or self._closing:
+            return
+        if self.records is not None and self.records.objected:
+            return
+        self._consent_told = True
+        await self.agent.say_phrase("consent_notice")
+
+    async def _consent_after_answer(self, language: str) -> None:
+        await self.agent.drain()  # behind the answer's audio
+        await self._tell_consent(language)
 
     # --- what the pipeline reports -----------------------------------------------------------------------
     def bot_speaking(self) -> bool:
@@ -156,6 +184,7 @@ class PhoneCall:
         if key == "*" and self.records:
             self.records.object()
             log.info("call %s: the caller objected to the transcript", self.call_sid)
+            self._spawn(asyncio.to_thread(self.records.forget), "forget the transcript")
             follow_up = [self.line.greeting.objection_confirmed(self.agent.conversation.language)]
         elif key == "#":
             follow_up = self.line.greeting.menu
@@ -171,12 +200,19 @@ class PhoneCall:
         if reply.intent == "error":
             self._spawn(self._after_answer(partial(self._fault_followup, reply.language), interruptible=False),
                         "fault follow-up")
+        elif self._winding_down is not None and reply.action != "goodbye":
+            outcome = self._winding_down
+            self._spawn(self._after_answer(partial(self._say_then_end, "goodbye", outcome), interruptible=False),
+                        "goodbye after a fault")
         elif reply.action == "transfer":
             log.info("call %s: transfer asked for; after the caller has heard the reply", self.call_sid)
             self._spawn(self._after_answer(partial(self._transfer, reply.language), interruptible=True),
                         "transfer")
         elif reply.action == "goodbye":
             self._spawn(self._after_answer(partial(self._end, "goodbye"), interruptible=True), "goodbye")
+        if (reply.intent != "error" and reply.action in ("answer", "clarify") and not self._consent_told
+                and reply.language not in NOTICE_IN_WELCOME):
+            self._spawn(self._consent_after_answer(reply.language), "consent notice")
 
     def on_caller_activity(self) -> None:
         self._last_activity = time.monotonic()
@@ -184,7 +220,7 @@ class PhoneCall:
 
     def on_interrupted(self) -> None:
         self._cuts += 1
-        self.agent.speaking_until = 0.0
+        self.agent.speaker.interrupt()  # an answer still being synthesised stops, and is recorded as cut
         if self._after_interruption:
             parts, self._after_interruption = self._after_interruption, []
             self._spawn(self._play_parts(parts), "key")
@@ -193,6 +229,7 @@ class PhoneCall:
             self._spawn(after.action(), "ending")
 
     def on_played(self, mark: str) -> None:
+        self.agent.speaker.confirm()  # the answers before the mark were heard to the end
         if self._after and self._after.mark == mark:
             after, self._after = self._after, None
             self._spawn(after.action(), "after playback")
@@ -233,7 +270,7 @@ class PhoneCall:
         self.outcome = self.outcome or outcome
         await self.worker.queue_frame(EndFrame())  # flushes our audio; the serializer then hangs up
 
-    async def _transfer(self, language: str, outcome: str = "transferred") -> None:
+    async def _transfer(self, language: str, outcome: str = "transferred", apologised: bool = False) -> None:
         if self.outcome is not None:
             return
         self._closing = True
@@ -244,19 +281,28 @@ class PhoneCall:
             await self.line.control.update(self.call_sid, twiml.dial(self.line.staff_line(language)))
         except CallControlError as exc:
             log.error("call %s: transfer failed: %s", self.call_sid, exc)
+            self.agent.recorder.note_error(f"transfer: {str(exc)[:300]}")
             self.outcome, self.serializer.hang_up_on_end, self._closing = None, True, False
-            await self.agent.say_phrase("apology_fault")
-            await self._offer_callback()
+            await self.line.handover.take(self.call_sid)  # the transfer never happened
+            if not apologised:
+                await self.agent.say_phrase("apology_fault")
+            await self._wind_down("fault" if apologised else "transfer failed")
             return
         log.info("call %s: put through to staff", self.call_sid)
         await self._end(outcome)
 
     async def _fault_followup(self, language: str) -> None:
-        """The dialogue failed and the agent has apologised: staff take over while open, else goodbye."""
-        if self.line.is_open():
-            await self._transfer(language, outcome="fault, transferred")
+        """The agent has apologised for a fault: staff take over while open, else a callback offer and a
+        goodbye; a second fault on the way out ends the call at once."""
+        if self._winding_down is not None:
+            await self._say_then_end("goodbye", self._winding_down)
+        elif self.line.is_open():
+            self._closing = True
+            await self.agent.say_phrase("transfer")  # "I am connecting you with our staff": then, once heard
+            await self._after_playback(partial(self._transfer, language, "fault, transferred", True),
+                                       interruptible=False)
         else:
-            await self._say_then_end("goodbye", "fault")
+            await self._wind_down("fault")
 
     async def fault(self, reason: str) -> None:
         """An internal fault: Twilio's own voice apologises (ours may be what broke), then staff or goodbye."""
@@ -274,17 +320,24 @@ class PhoneCall:
         except CallControlError as exc:
             log.error("call %s: could not hand the call to Twilio's apology: %s", self.call_sid, exc)
             self.outcome, self.serializer.hang_up_on_end = "fault", True
+            try:  # then our own voice (the fallback one, if need be) apologises and says goodbye
+                await self.agent.say_phrase("apology_fault")
+                await self.agent.say_phrase("goodbye")
+                await self._after_playback(partial(self._end, "fault"), interruptible=False)
+                return
+            except Exception:
+                log.exception("call %s: the apology could not be spoken either", self.call_sid)
         await self.worker.queue_frame(EndFrame())
 
     # --- silence and the maximum length ------------------------------------------------------------------
     async def _watch(self) -> None:
         started = time.monotonic()
         policy = self.line.policy
-        while not self._closing:
+        while True:  # until the call's tasks are cancelled: an ending that fails (a refused transfer) goes on
             await asyncio.sleep(WATCH_INTERVAL_S)
             now = time.monotonic()
             if self._closing:
-                return
+                continue
             if now - started >= policy.max_call_s:
                 log.info("call %s: maximum length reached", self.call_sid)
                 await self._say_then_end("goodbye", "max_length")
@@ -293,8 +346,8 @@ class PhoneCall:
                 self._last_activity = now
             elif now - self._last_activity >= policy.silence_prompt_s:
                 self._last_activity = now
-                if self._prompted:
-                    await self._say_then_end("goodbye", "silence")
+                if self._prompted or self._winding_down is not None:
+                    await self._say_then_end("goodbye", self._winding_down or "silence")
                     return
                 self._prompted = True
                 await self.agent.say_phrase("ask_more")

@@ -31,10 +31,6 @@ WELCOME = {
         "Ask your question in your language, or choose a language with a key."
     ),
 }
-OBJECTION_CONFIRMED = {
-    "de": "In Ordnung. Von diesem Anruf speichern wir ab jetzt kein Protokoll.",
-    "en": "All right. From now on, we keep no transcript of this call.",
-}
 MENU_ITEM = "{name}: {key}."  # spoken in the language itself: "Türkçe: 4."
 
 
@@ -62,8 +58,9 @@ class PhoneGreeting:
         return [*self.welcome, *self.menu]
 
     def objection_confirmed(self, language: str | None) -> SpokenPart:
-        lang = "de" if language in (None, "de") else "en"
-        return SpokenPart(OBJECTION_CONFIRMED[lang], lang)
+        """In the caller's language (`consent_objected`); before it is known, in the default language."""
+        lang = language or self.services.settings.default_language
+        return SpokenPart(self.services.dialogue.phrases.say(lang, "consent_objected"), lang)
 
     async def audio(self, part: SpokenPart) -> Audio:
         return await asyncio.to_thread(self.services.answers.get_or_render, part.text, part.language, self.rate)
@@ -74,7 +71,7 @@ class PhoneGreeting:
         Run it in a non-daemon thread: it stops after the part in hand once the program is exiting, because
         a daemon thread killed inside the synthesiser's native code aborts the whole process.
         """
-        for part in [*self.parts, *(self.objection_confirmed(lang) for lang in ("de", "en"))]:
+        for part in [*self.parts, self.objection_confirmed(None)]:
             if not threading.main_thread().is_alive():
                 return
             try:

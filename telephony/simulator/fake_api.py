@@ -7,6 +7,8 @@ itself and this fake never share an event loop.
 >>> api = FakeTwilioApi("AC...", "token")
 >>> base_url = api.start()
 >>> api.updates("CA123")[0].form["Twiml"]
+>>> api.fail(500)        # from now on every request is answered 500, as Twilio does in an incident
+>>> api.recover()
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class FakeTwilioApi:
         self.requests: list[ApiRequest] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
+        self._failing: tuple[int, str | None] | None = None  # (status, only this call or any)
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         handler = type("Handler", (_Handler,), {"api": self})
@@ -57,6 +60,22 @@ class FakeTwilioApi:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+
+    def fail(self, status: int = 500, call_sid: str | None = None) -> None:
+        """Answer requests (for `call_sid`, or all) with `status` and Twilio's error body until `recover()`."""
+        with self._lock:
+            self._failing = (status, call_sid)
+
+    def recover(self) -> None:
+        with self._lock:
+            self._failing = None
+
+    def failure_for(self, call_sid: str | None) -> int | None:
+        with self._lock:
+            if self._failing is None:
+                return None
+            status, only = self._failing
+            return status if only in (None, call_sid) else None
 
     def record(self, request: ApiRequest) -> None:
         with self._lock:
@@ -97,6 +116,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
         if not match or match["account"] != self.api.account_sid:
             return self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
+        failure = self.api.failure_for(match["call"])
+        if failure is not None:
+            return self._json(failure, {"code": 20500, "message": "Internal Server Error", "status": failure})
         status = "completed" if form.get("Status") == "completed" else "in-progress"
         return self._json(200, {"sid": match["call"], "account_sid": self.api.account_sid, "status": status,
                                 "uri": self.path})

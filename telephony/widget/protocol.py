@@ -2,16 +2,18 @@
 
 Browser to server:
 - binary frames: the microphone, 16-bit little-endian PCM, mono, 16 kHz (any length up to the frame limit);
-- JSON text frames: ``{"type": "hello", "lang": "en"|null}`` (first, once), ``{"type": "text", "text": ...}``
-  (a typed question), ``{"type": "lang", "lang": "tr"}``, ``{"type": "end"}`` (press-to-talk released: the
-  turn is over), ``{"type": "staff"}`` (how to reach staff now), ``{"type": "callback", "name", "phone",
-  "email", "question", "consent"}``.
+- JSON text frames: ``{"type": "hello", "lang": "en"|null, "transcript": true|false}`` (first, once;
+  ``transcript`` defaults to true), ``{"type": "text", "text": ...}`` (a typed question),
+  ``{"type": "lang", "lang": "tr"}``, ``{"type": "end"}`` (press-to-talk released: the turn is over),
+  ``{"type": "staff"}`` (how to reach staff now), ``{"type": "callback", "name", "phone", "email", "question",
+  "consent"}``, ``{"type": "transcript", "keep": false}`` (the "keep no transcript" switch: false deletes
+  what was kept of this conversation and keeps nothing more; true keeps the turns from then on).
 
 Server to browser:
 - binary frames: the answer's audio, 16-bit little-endian PCM, mono, 16 kHz, in order, to be played in order;
 - JSON text frames: ``ready`` (after hello: the language, the languages, staff), ``partial`` and ``final``
   (captions of what the visitor said), ``reply`` (the answer's text and its sources), ``barge_in`` (stop
-  playing now: the visitor speaks), ``staff``, ``language``, ``callback`` (saved), ``error``
+  playing now: the visitor speaks), ``staff``, ``language``, ``callback`` (saved), ``transcript`` (``{"keep"}``: the switch took effect), ``error``
   (``{"code", "message", "fatal"}``; fatal errors are followed by the socket closing).
 """
 
@@ -35,6 +37,12 @@ class ProtocolError(ValueError):
 @dataclass(frozen=True)
 class Hello:
     lang: str | None
+    transcript: bool = True  # the visitor agreed to a written transcript (the panel's switch)
+
+
+@dataclass(frozen=True)
+class TranscriptChoice:
+    keep: bool
 
 
 @dataclass(frozen=True)
@@ -66,7 +74,8 @@ class CallbackForm:
     consent: bool
 
 
-ClientMessage = Hello | TypedQuestion | ChooseLanguage | EndOfSpeech | StaffInfoRequest | CallbackForm
+ClientMessage = (Hello | TypedQuestion | ChooseLanguage | EndOfSpeech | StaffInfoRequest | CallbackForm
+                 | TranscriptChoice)
 
 
 def decode_audio(frame: bytes) -> np.ndarray:
@@ -91,7 +100,10 @@ def parse_message(text: str) -> ClientMessage:
     kind = data.get("type")
     if kind == "hello":
         lang = data.get("lang")
-        return Hello(_string(data, "lang", 16) if lang is not None else None)
+        return Hello(_string(data, "lang", 16) if lang is not None else None,
+                     _flag(data, "transcript", default=True))
+    if kind == "transcript":
+        return TranscriptChoice(_flag(data, "keep"))
     if kind == "text":
         return TypedQuestion(_string(data, "text", MAX_TEXT_CHARS))
     if kind == "lang":
@@ -125,6 +137,13 @@ def callback_problem(form: CallbackForm) -> str | None:
     if not form.consent:
         return "consent"
     return None
+
+
+def _flag(data: dict[str, Any], key: str, default: bool | None = None) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{data.get('type')}.{key} must be true or false")
+    return value
 
 
 def _string(data: dict[str, Any], key: str, limit: int, optional: bool = False) -> str:

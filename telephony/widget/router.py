@@ -119,9 +119,10 @@ def _voice_agent_factory(services: Any, sink: TranscriptSink | None,
                          clock: Callable[[], datetime]) -> AgentFactory:
     from pipeline.voice_agent import VoiceAgent
 
-    def make(call_id: str, on_event: EventHandler) -> VoiceAgent:
-        return VoiceAgent(services, 16_000, "widget", call_id, sink, clock=clock, on_event=on_event,
-                          captions=True, spoken_callback=False, can_transfer=False)
+    def make(call_id: str, on_event: EventHandler, records: TranscriptSink | None) -> VoiceAgent:
+        # `records` is the session's consented view of `sink`.
+        return VoiceAgent(services, 16_000, "widget", call_id, records, clock=clock, on_event=on_event,
+                          captions=True, spoken_callback=False, can_transfer=False, live_playback=True)
 
     return make
 

@@ -3,6 +3,10 @@
 A reader task checks every frame as it arrives (size, rate, form) and queues it; a worker feeds the queue to
 the agent in order. Answers are prepared beside the worker (the agent's live mode), so the visitor can speak
 over an answer and stop it. Anything wrong with a frame ends this session only.
+
+The conversation's turns are written as they happen, through `ConsentedRecords`: the panel's "keep no
+transcript" switch deletes what was kept and keeps nothing more. A visitor who closes the panel mid-answer
+leaves the turn on record, marked as cut. A callback that cannot be stored is reported, the session goes on.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from pipeline.dialogue import Dialogue, Reply
 from pipeline.records import CallbackRequest, TranscriptSink
+from telephony.consent import ConsentedRecords
 from telephony.widget.config import WidgetConfig
 from telephony.widget.limits import LimitExceeded, SessionLimits
 from telephony.widget.protocol import (
@@ -30,6 +35,7 @@ from telephony.widget.protocol import (
     Hello,
     ProtocolError,
     StaffInfoRequest,
+    TranscriptChoice,
     TypedQuestion,
     callback_problem,
     decode_audio,
@@ -63,7 +69,7 @@ class Agent(Protocol):
 
 
 EventHandler = Callable[[Any], Awaitable[None]]
-AgentFactory = Callable[[str, EventHandler], Agent]  # (call id, on_event) -> agent
+AgentFactory = Callable[[str, EventHandler, TranscriptSink | None], Agent]  # (call id, on_event, sink) -> agent
 
 
 class SessionEnd(Exception):
@@ -82,6 +88,7 @@ class WidgetSession:
         self.make_agent = make_agent
         self.dialogue = dialogue
         self.sink = sink
+        self.records = ConsentedRecords(sink, call_id) if sink is not None else None
         self.config = config
         self.clock = clock
         self.limits = SessionLimits(config)
@@ -117,13 +124,14 @@ class WidgetSession:
             log.exception("widget %s: session failed", self.call_id)
             await self._end(SessionEnd("error", INTERNAL, "internal", "an internal error ended the session"))
         finally:
-            for task in list(self._answers):
-                task.cancel()
             if self.agent is not None:
                 try:
+                    # First: an answer being spoken is recorded as cut by the visitor leaving.
                     await self.agent.close(self.outcome)
                 except Exception:
                     log.exception("widget %s: closing the agent failed", self.call_id)
+            for task in list(self._answers):
+                task.cancel()
         return self.outcome
 
     async def refuse(self, outcome: str, code: int, error: str, detail: str) -> None:
@@ -144,7 +152,9 @@ class WidgetSession:
         served = self.dialogue.settings.languages
         if hello.lang in served:
             self.language = hello.lang
-        self.agent = self.make_agent(self.call_id, self._on_event)
+        if self.records is not None and not hello.transcript:
+            self.records.object()  # nothing was written yet: nothing to forget
+        self.agent = self.make_agent(self.call_id, self._on_event, self.records)
         await self.agent.start()
         phrases = self.dialogue.phrases
         await self._send_json("ready", lang=self.language, languages=[
@@ -239,6 +249,8 @@ class WidgetSession:
                 await self._send_json("staff", **self._staff())
             elif isinstance(item, CallbackForm):
                 await self._callback(item)
+            elif isinstance(item, TranscriptChoice):
+                await self._transcript(item.keep)
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -273,9 +285,31 @@ class WidgetSession:
         question = form.question or self._last_question()
         request = CallbackRequest(self.call_id, self.language, question, self.clock(), number=form.phone or None,
                                   name=form.name or None, email=form.email or None)
-        await asyncio.to_thread(self.sink.add_callback, request)
+        try:
+            await asyncio.to_thread(self.sink.add_callback, request)
+        except Exception as exc:  # noqa: BLE001 - the visitor hears of it and the conversation goes on
+            log.error("widget %s: the callback request could not be stored (%s)", self.call_id, type(exc).__name__)
+            await self._send_json("error", code="callback_failed", fatal=False,
+                                  message="the callback request could not be stored; please call us instead")
+            return
         log.info("widget %s: callback request stored", self.call_id)
         await self._send_json("callback", status="saved")
+
+    async def _transcript(self, keep: bool) -> None:
+        """The panel's switch: off deletes what was written of this conversation and keeps nothing more."""
+        if self.records is None:
+            await self._send_json("transcript", keep=False)
+            return
+        if keep:
+            self.records.resume()
+        else:
+            self.records.object()
+            log.info("widget %s: the visitor objected to the transcript", self.call_id)
+            try:
+                await asyncio.to_thread(self.records.forget)
+            except Exception as exc:  # noqa: BLE001 - nothing more is written either way
+                log.error("widget %s: the transcript could not be deleted (%s)", self.call_id, type(exc).__name__)
+        await self._send_json("transcript", keep=keep)
 
     def _last_question(self) -> str:
         replies = self.agent.replies if self.agent else []
@@ -307,7 +341,9 @@ class WidgetSession:
             self._captioned = reply.answer
             if reply.language in self.dialogue.settings.languages:
                 self.language = reply.language
-            extra = {"staff": self._staff()} if reply.action in ("transfer", "closed") else {}
+            # A fault's apology points to staff too: the way out the phone offers by transferring.
+            wants_staff = reply.action in ("transfer", "closed") or reply.intent == "error"
+            extra = {"staff": self._staff()} if wants_staff else {}
             await self._send_json("reply", **reply_payload(reply), **extra)
         elif kind == "audio" and event.audio is not None:
             if event.text and event.text != self._captioned:
@@ -319,8 +355,6 @@ class WidgetSession:
                 await self._send_bytes(encode_audio(samples[start:start + AUDIO_CHUNK_SAMPLES]))
         elif kind == "barge_in":
             await self._send_json("barge_in")
-        elif kind == "error":
-            await self._send_json("error", code="agent", message=event.text, fatal=False)
 
     async def _send_json(self, kind: str, **fields: Any) -> None:
         async with self._send_lock:

@@ -67,6 +67,10 @@ class ThrowawayPostgres:
                           "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions"),
             check=True, capture_output=True, text=True,
         )
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again, after `halt`): same port, same data."""
         # Durability is pointless for a throwaway server; these make it start and commit fast.
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off")
@@ -75,6 +79,16 @@ class ThrowawayPostgres:
                           "-o", options, "-w", "-t", "60", "start"),
             check=True, capture_output=True, text=True,
         )
+
+    def is_running(self) -> bool:
+        done = subprocess.run(self._command(str(self.bin / "pg_ctl"), "-D", str(self.data), "status"),
+                              capture_output=True, check=False)
+        return done.returncode == 0
+
+    def halt(self) -> None:
+        """A database outage: the server stops (its connections are cut), its data stays for `resume`."""
+        subprocess.run(self._command(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"),
+                       check=True, capture_output=True, text=True)
 
     def log_tail(self) -> str:
         log = self.root / "server.log"

@@ -43,7 +43,7 @@ async def test_german_caller_hears_the_answer_to_their_question(twilio, speech, 
     assert (detail.call.channel, detail.call.outcome) == ("phone", "hung_up")
     assert detail.call.caller_number is None  # the number is kept only with a callback request
     [turn] = detail.turns
-    assert (turn.language, turn.action, turn.topic) == ("de", "answer", "address-registration")
+    assert (turn.language, turn.action, turn.topic, turn.ending) == ("de", "answer", "address-registration", "played")
 
 
 async def test_caller_speaking_over_the_bot_gets_clear_and_the_bot_stops(twilio, speech):
@@ -83,6 +83,7 @@ async def test_request_for_staff_while_open_puts_the_call_through_after_the_sent
     [(heard_at, _)] = line.marks
     assert update.at >= heard_at  # and the call was moved only once Twilio reported it heard
     assert not server.api.hang_ups(call.call_sid)  # ending our stream did not hang up the transferred call
+    assert detail.turns[-1].ending == "played"  # heard to the end (Twilio's mark says so) before the transfer
 
 
 async def test_staff_not_answering_brings_the_caller_back_to_a_callback_offer(twilio, server, speech, store):

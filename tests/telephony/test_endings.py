@@ -1,4 +1,7 @@
-"""How calls end when the caller does not end them: silence, the maximum length, an internal fault."""
+"""How calls end when the caller does not end them: silence, the maximum length, an internal fault.
+
+Faults in the middle of a call (the voice, the recogniser, the dialogue, a refused transfer) are in
+test_faults.py."""
 
 from __future__ import annotations
 
@@ -55,17 +58,6 @@ def mute_voices(voice_services, tmp_path_factory) -> VoiceServices:
                          answers)
 
 
-@pytest.fixture(scope="module")
-def mute_after_greeting(voice_services, mute_voices) -> VoiceServices:
-    """Misconfigured voices, but the greeting was rendered before: the fault comes mid-call."""
-    from telephony.greeting import PhoneGreeting
-
-    for part in PhoneGreeting(voice_services, 8000).parts:
-        audio = voice_services.answers.get_or_render(part.text, part.language, 8000)
-        mute_voices.answers.store(part.text, part.language, [audio])
-    return mute_voices
-
-
 @pytest.mark.parametrize("moment", [TUESDAY_10, SUNDAY_10], ids=["open", "closed"])
 async def test_internal_fault_ends_in_an_apology_and_staff_while_open(mute_voices, dialogue, fake_api, store, moment):
     with serve(mute_voices, dialogue, fake_api, store) as server:
@@ -90,16 +82,3 @@ def test_policy_reads_the_telephony_settings(settings):
     changed = settings.model_copy(update={"telephony": settings.telephony.model_copy(update={"max_call_minutes": 2})})
     policy = CallPolicy.from_settings(changed)
     assert policy.max_call_s == 120.0 and policy.silence_prompt_s == settings.telephony.silence_prompt_s
-
-
-async def test_internal_fault_mid_call_ends_in_an_apology_and_staff(mute_after_greeting, dialogue, fake_api, store):
-    with serve(mute_after_greeting, dialogue, fake_api, store) as server:
-        call = await server.twilio.incoming_call()
-        async with call.connect() as line:
-            await line.wait_for_audio(since=0)  # the greeting plays (it was rendered before)
-            await line.press("1")  # "Gut, wir sprechen weiter auf Deutsch." cannot be spoken
-            await asyncio.wait_for(line.closed.wait(), 30)
-        [update] = fake_api.updates(call.call_sid)
-        assert (await completed_call(store, call.call_sid)).call.outcome == "fault, transferred"
-    apology = TwimlReply.parse(200, update.form["Twiml"])
-    assert apology.says[0].startswith("Es tut mir leid") and apology.dial_number == STAFF_NUMBER

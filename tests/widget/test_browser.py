@@ -211,3 +211,49 @@ def test_keyboard_only_visitor_types_talks_and_asks_for_a_callback(browser, serv
     assert "Deutschland" in callback.question
     turns = store.get_call(callback.call_id).turns
     assert turns[0].transcript == "Was kostet das Deutschlandticket?"
+
+
+def test_visitor_reads_the_transcript_notice_and_switches_the_transcript_off(browser, server: str,
+                                                                             store: TranscriptStore) -> None:
+    import time
+
+    from playwright.sync_api import expect
+
+    first, second = "What does the Deutschlandticket cost per month?", "Where is the Deutschlandticket valid?"
+    context, page, elsewhere, problems = open_page(browser, server, "en-US")
+    try:
+        page.get_by_role("button", name="Open the Welcome Center assistant").click()
+        panel = page.get_by_role("dialog", name="Welcome Center assistant")
+        expect(panel).to_contain_text("We keep a written transcript of this conversation for quality")
+        switch = page.get_by_role("switch", name="Keep no transcript")
+        expect(switch).not_to_be_checked()
+
+        page.get_by_label("Or type your question").fill(first)
+        page.keyboard.press("Enter")
+        expect(page.locator(".msg.bot[data-action=answer]").first).to_contain_text("63 euros", timeout=60_000)
+        switch.check()
+        expect(page.locator(".transcript-message")).to_have_text(
+            "No transcript is kept; what was already stored has been deleted.")
+        page.get_by_label("Or type your question").fill(second)
+        page.keyboard.press("Enter")
+        expect(page.locator(".msg.bot[data-action=answer]").nth(1)).to_be_visible(timeout=60_000)
+
+        page.get_by_label("Language").select_option("de")  # the notice in the panel's language
+        expect(page.locator(".transcript-notice")).to_have_text(
+            "Wir speichern ein Textprotokoll dieses Gesprächs zur Qualitätssicherung, aber keine Tonaufnahme.")
+        expect(page.get_by_role("switch", name="Kein Protokoll speichern")).to_be_checked()
+        page.screenshot(path=str(ARTIFACTS / "widget-no-transcript.png"))
+        assert elsewhere == [] and problems == [], (elsewhere, problems)
+        assert page.evaluate("window.__violations") == []
+    finally:
+        context.close()
+
+    # The conversation is on record as one that objected, with none of its words.
+    deadline = time.monotonic() + 20
+    while not [c for c in store.list_calls() if (c.outcome or "").endswith("(transcript objected)")]:
+        assert time.monotonic() < deadline, "the widget call was not completed"
+        time.sleep(0.2)
+    [objected] = [c for c in store.list_calls() if (c.outcome or "").endswith("(transcript objected)")]
+    assert store.get_call(objected.id).turns == ()
+    spoken = [t.transcript for c in store.list_calls() for t in store.get_call(c.id).turns]
+    assert first not in spoken and second not in spoken

@@ -37,6 +37,7 @@
     lastBot: null, // the message element of the latest answer (its audio marks it)
     staff: null,
     statusKey: "status_connecting",
+    keepTranscript: true, // the "keep no transcript" switch, sent with hello and whenever it changes
   };
 
   function pickLanguage() {
@@ -122,6 +123,14 @@
   ui.staff = el("div", { class: "staff", id: "wcm-staff", hidden: true },
     ui.staffText, ui.staffCall, ui.callbackIntro, ui.callback);
   ui.note = el("p", { class: "note" });
+  // What is kept of the conversation, and the switch to keep nothing (it also deletes what was kept).
+  ui.transcriptNotice = el("p", { class: "note transcript-notice", id: "wcm-transcript-notice" });
+  ui.transcriptOff = el("input", { type: "checkbox", id: "wcm-transcript-off", role: "switch",
+    "aria-describedby": "wcm-transcript-notice", onchange: () => setTranscript(!ui.transcriptOff.checked) });
+  ui.transcriptMessage = el("p", { class: "note transcript-message", role: "status" });
+  ui.transcript = el("div", { class: "transcript" }, ui.transcriptNotice,
+    el("div", { class: "consent" }, ui.transcriptOff, ui.transcriptOffLabel = el("label", { for: "wcm-transcript-off" })),
+    ui.transcriptMessage);
   ui.title = el("h2", { id: "wcm-title" });
   ui.langLabel = el("label", { for: "wcm-lang" });
   ui.close = el("button", { class: "close", type: "button", onclick: () => closePanel(), text: "×" });
@@ -130,7 +139,7 @@
   el("div", { class: "head" }, ui.title, ui.close, el("div", { class: "lang" }, ui.langLabel, ui.langSelect)),
   el("div", { class: "body" }, ui.log, ui.partial, ui.status,
     el("div", { class: "controls" }, ui.talk, ui.handsFree, ui.stop), ui.hint, ui.ask, ui.staffToggle,
-    ui.staff, ui.note));
+    ui.staff, ui.transcript, ui.note));
   ui.frame = el("div", { class: "wcm" }, ui.launcher, ui.panel);
   root.append(ui.frame);
 
@@ -184,6 +193,9 @@
     ui.cbConsentLabel.textContent = t("cb_consent");
     ui.cbSubmit.textContent = t("cb_submit");
     ui.note.textContent = t("privacy_note");
+    ui.transcriptNotice.textContent = t("transcript_notice");
+    ui.transcriptOffLabel.textContent = t("transcript_off");
+    if (state.transcriptKey) ui.transcriptMessage.textContent = t(state.transcriptKey);
     ui.status.textContent = t(state.statusKey);
     renderStaff();
   }
@@ -235,7 +247,8 @@
     const ws = new WebSocket(socketUrl.href);
     ws.binaryType = "arraybuffer";
     state.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", lang: state.lang }));
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", lang: state.lang,
+      transcript: state.keepTranscript }));
     ws.onmessage = (e) => {
       if (typeof e.data === "string") onMessage(JSON.parse(e.data));
       else playPcm(e.data);
@@ -308,6 +321,11 @@
         ui.callback.reset();
         cbMessage("cb_saved", "saved");
         break;
+      case "transcript":
+        state.transcriptKey = m.keep ? "transcript_on" : "transcript_deleted";
+        ui.transcriptMessage.textContent = t(state.transcriptKey);
+        ui.transcript.dataset.keep = m.keep ? "true" : "false";
+        break;
       case "error":
         onError(m);
         break;
@@ -323,6 +341,7 @@
       return;
     }
     if (m.code === "callback_limit") { cbMessage("cb_limit", "problem"); return; }
+    if (m.code === "callback_failed") { cbMessage("cb_failed", "problem"); return; }
     state.thinking = false;
     if (m.fatal) state.ended = true;
     const key = m.code === "rate_limited" ? "error_limit" : m.code === "time_limit" ? "error_time_limit"
@@ -514,6 +533,13 @@
     ui.question.value = "";
     state.thinking = true;
     setStatus("status_thinking");
+  }
+
+  function setTranscript(keep) {
+    state.keepTranscript = keep;
+    ui.transcriptOff.checked = !keep;
+    // No socket yet: its hello will carry the choice, and nothing was kept to delete.
+    if (state.ws && state.ws.readyState <= 1) send({ type: "transcript", keep });
   }
 
   function chooseLanguage(code) {
