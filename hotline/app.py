@@ -162,4 +162,7 @@ def _mount_channels(app: FastAPI, services: Services) -> None:
         app.include_router(create_widget_router(services.voice, sink, config=services.settings.widget))
         from telephony.router import create_twilio_router
 
-        app.include_router(create_twilio_router(services.settings, services.voice, sink))
+        # The question a caller brings to staff lives in the database itself (not the journal): the dial
+        # result may come back to another instance.
+        transfers = services.store if services.store is not None else None
+        app.include_router(create_twilio_router(services.settings, services.voice, sink, transfers=transfers))

@@ -38,7 +38,8 @@ async def a_call(metrics: HotlineMetrics, dialogue, questions: list[str], outcom
     for index, question in enumerate(questions):
         reply = dialogue.respond(conversation, question, TUESDAY_10)
         reply.timings_ms.update({"stt": 180.0, "tts_first_audio": 40.0, "voice_to_voice": 650.0})
-        await recorder.turn(index, reply, None, None, cut=False)
+        recorder.decided(index, reply, None, None, cut=False)
+        recorder.ended(index, "played")
     await recorder.end(outcome)
 
 
@@ -82,11 +83,14 @@ def test_a_store_that_fails_is_counted_as_an_error_and_the_call_goes_on(dialogue
     async def call() -> None:
         recorder = Recorder(BrokenStore(), "c", "widget", lambda: TUESDAY_10, metrics)
         reply = dialogue.respond(Conversation.in_language("de"), "Was kostet das Deutschlandticket?", TUESDAY_10)
-        await recorder.turn(0, reply, None, None, cut=False)
+        recorder.decided(0, reply, None, None, cut=False)
+        recorder.ended(0, "played")
+        await recorder.flush()  # writes leave the call at once and reach the store from a worker
 
     metrics = HotlineMetrics()
     asyncio.run(call())
-    assert samples(metrics.exposition().decode())[("hotline_errors_total", (("kind", "store"),))] == 1
+    # The turn was written twice (when decided, when played): both failures are counted.
+    assert samples(metrics.exposition().decode())[("hotline_errors_total", (("kind", "store"),))] == 2
 
 
 def test_metrics_are_served_to_a_loopback_scraper_and_to_nobody_else(settings, dialogue):
