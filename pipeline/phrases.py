@@ -15,7 +15,7 @@ REQUIRED = (
     "thanks", "nothing_to_repeat", "no_details", "language_switched", "unsupported_language", "apology_fault",
     "opening_today", "opening_tomorrow", "opening_on", "hours_range", "day_range", "hours_closed_holidays",
     "list_and", "weekdays", "months", "greeting", "ask_more", "callback_offer", "callback_saved",
-    "consent_notice", "consent_objected",
+    "consent_notice", "consent_objected", "choose_topic", "option_words",
 )
 
 
@@ -40,6 +40,10 @@ class Phrases:
 
     def say(self, language: str, key: str, **values: str) -> str:
         return str(self._table[language][key]).format(**values)
+
+    def option_words(self, language: str) -> list[list[str]]:
+        """The words that pick the first, the second ... option of a choice question ("erste", "zwei")."""
+        return [[str(word).lower() for word in words] for words in self._table[language]["option_words"]]
 
     def join(self, language: str, items: list[str]) -> str:
         if len(items) <= 1:

@@ -80,7 +80,12 @@ class VoiceAgentProcessor(FrameProcessor):
                 await self._apologise()
             return
         if isinstance(frame, InputDTMFFrame) and frame.button is not None:
-            language = self.language_for_key(str(frame.button.value))
+            key = str(frame.button.value)
+            if key.isdigit() and 1 <= int(key) <= len(self.agent.conversation.options):
+                # A choice question is open ("Do you mean A or B? Press 1 or 2"): the key answers it.
+                await self.agent.text(key)
+                return
+            language = self.language_for_key(key)
             if language:
                 self.agent.choose_language(language)
                 await self.agent.say_phrase("language_switched")
