@@ -19,11 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from knowledge.loanwords import loanwords
 from knowledge.retrieval import KnowledgeBase, Match
 from knowledge.topics import Source, Topic
+from knowledge.vocabulary import own_words
 from pipeline.config import PipelineSettings
 from pipeline.intents import IntentMatcher
-from pipeline.language import LanguageGuess, LanguageIdentifier, sticky_language
+from pipeline.language import LanguageGuess, LanguageIdentifier, next_language
 from pipeline.opening_hours import OpeningHours
 from pipeline.phrases import Phrases
 
@@ -64,7 +66,8 @@ class Conversation:
     """What the dialogue remembers within one call."""
 
     language: str | None = None
-    forced_language: bool = False
+    forced_language: bool = False  # chosen by key press or selector
+    requested_language: str | None = None  # asked for by voice ("can we speak Polish?")
     last: Reply | None = None
     turns: int = 0
 
@@ -101,7 +104,7 @@ class Dialogue:
             OpeningHours.from_config(settings.opening_hours),
             Phrases.from_file(config / "phrases.yaml", served),
             IntentMatcher.from_file(config / "intents.yaml", served),
-            LanguageIdentifier(served),
+            LanguageIdentifier(served, loanwords(knowledge.topics.values()), own_words(knowledge.topics.values())),
         )
 
     # --- the turn -------------------------------------------------------------------------------------
@@ -123,14 +126,12 @@ class Dialogue:
         if not question:
             return Reply(fallback, "clarify", self.phrases.say(fallback, "clarify_empty"), intent="empty")
         guess = self.identifier.identify(question, spoken)
-        language = fallback if conversation.forced_language else sticky_language(
-            conversation.language, guess, question, fallback
-        )
+        language = self.next_language(conversation, guess, question)
         intents = self.intents.match(question)
         if "emergency" in intents.intents:
             return self._emergency(language, question)
         if intents.switch_to and intents.switch_to != conversation.language:
-            conversation.forced_language = True
+            conversation.requested_language = intents.switch_to
             return Reply(intents.switch_to, "answer", self.phrases.say(intents.switch_to, "language_switched"),
                          intent="switch_language", question=question)
         for intent in intents.intents:
@@ -140,6 +141,13 @@ class Dialogue:
         if not conversation.forced_language and guess.unserved and (conversation.language is None):
             return self._unserved(question, guess)
         return self._retrieve(language, question)
+
+    def next_language(self, conversation: Conversation, guess: LanguageGuess, text: str) -> str:
+        """The language to answer `text` in (see `pipeline.language.next_language`)."""
+        requested = conversation.requested_language is not None
+        return next_language(conversation.language, guess, text, self.settings.default_language,
+                             requested=requested and conversation.requested_language == conversation.language,
+                             forced=conversation.forced_language)
 
     # --- the outcomes ---------------------------------------------------------------------------------
     def _emergency(self, language: str, question: str) -> Reply:
