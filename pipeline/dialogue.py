@@ -168,6 +168,12 @@ class Dialogue:
         if intent == "repeat":
             if last is None:
                 return Reply(language, "clarify", say(language, "nothing_to_repeat"), intent=intent, question=question)
+            topic = self.knowledge.topics.get(last.topic) if last.topic and last.action == "answer" else None
+            if topic and last.language != language and language in topic.answers:
+                # "Say that again" in another language: the same answer, in the language asked in.
+                again = self.answer(topic, language, last.confidence, question)
+                return Reply(language, "answer", again.answer, topic.id, topic.sources, last.confidence,
+                             intent=intent, details=again.details, question=question)
             return Reply(last.language, last.action, last.answer, last.topic, last.sources, last.confidence,
                          intent=intent, details=last.details, question=question)
         if intent == "details":

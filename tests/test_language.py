@@ -96,3 +96,12 @@ def test_a_language_chosen_by_key_press_gives_way_to_a_long_clear_sentence(dialo
     languages = follow(dialogue, "Entschuldigung, ich spreche lieber Deutsch, wie lange dauert es, bis ich "
                        "einen Termin für meine Aufenthaltserlaubnis bekomme?", conversation=Conversation.in_language("tr"))
     assert languages == ["de"]
+
+
+def test_asking_for_a_repeat_in_another_language_repeats_the_answer_in_that_language(dialogue):
+    conversation = Conversation()
+    first = dialogue.respond(conversation, "How much does the Deutschlandticket cost per month?", TUESDAY_10)
+    again = dialogue.respond(conversation, "Tekrar söyler misiniz lütfen, anlamadım?", TUESDAY_10)
+    assert (first.language, again.language, again.intent) == ("en", "tr", "repeat")
+    assert again.topic == first.topic == "deutschlandticket"
+    assert again.answer == dialogue.render(dialogue.knowledge.topics["deutschlandticket"].answers["tr"].answer, "tr")
