@@ -19,11 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from knowledge.loanwords import loanwords
 from knowledge.retrieval import KnowledgeBase, Match
 from knowledge.topics import Source, Topic
+from knowledge.vocabulary import own_words
 from pipeline.config import PipelineSettings
 from pipeline.intents import IntentMatcher
-from pipeline.language import LanguageGuess, LanguageIdentifier, sticky_language
+from pipeline.language import LanguageGuess, LanguageIdentifier, next_language
 from pipeline.opening_hours import OpeningHours
 from pipeline.phrases import Phrases
 
@@ -65,7 +67,8 @@ class Conversation:
     """What the dialogue remembers within one call."""
 
     language: str | None = None
-    forced_language: bool = False
+    forced_language: bool = False  # chosen by key press or selector
+    requested_language: str | None = None  # asked for by voice ("can we speak Polish?")
     last: Reply | None = None
     turns: int = 0
     options: tuple[str, ...] = ()  # the topics of the choice question just asked, if any
@@ -103,7 +106,7 @@ class Dialogue:
             OpeningHours.from_config(settings.opening_hours),
             Phrases.from_file(config / "phrases.yaml", served),
             IntentMatcher.from_file(config / "intents.yaml", served),
-            LanguageIdentifier(served),
+            LanguageIdentifier(served, loanwords(knowledge.topics.values()), own_words(knowledge.topics.values())),
         )
 
     # --- the turn -------------------------------------------------------------------------------------
@@ -126,14 +129,12 @@ class Dialogue:
         if not question:
             return Reply(fallback, "clarify", self.phrases.say(fallback, "clarify_empty"), intent="empty")
         guess = self.identifier.identify(question, spoken)
-        language = fallback if conversation.forced_language else sticky_language(
-            conversation.language, guess, question, fallback
-        )
+        language = self.next_language(conversation, guess, question)
         intents = self.intents.match(question)
         if "emergency" in intents.intents:
             return self._emergency(language, question)
         if intents.switch_to and intents.switch_to != conversation.language:
-            conversation.forced_language = True
+            conversation.requested_language = intents.switch_to
             return Reply(intents.switch_to, "answer", self.phrases.say(intents.switch_to, "language_switched"),
                          intent="switch_language", question=question)
         if conversation.options:
@@ -147,6 +148,13 @@ class Dialogue:
         if not conversation.forced_language and guess.unserved and (conversation.language is None):
             return self._unserved(question, guess)
         return self._retrieve(language, question)
+
+    def next_language(self, conversation: Conversation, guess: LanguageGuess, text: str) -> str:
+        """The language to answer `text` in (see `pipeline.language.next_language`)."""
+        requested = conversation.requested_language is not None
+        return next_language(conversation.language, guess, text, self.settings.default_language,
+                             requested=requested and conversation.requested_language == conversation.language,
+                             forced=conversation.forced_language)
 
     # --- the outcomes ---------------------------------------------------------------------------------
     def _emergency(self, language: str, question: str) -> Reply:
@@ -167,6 +175,12 @@ class Dialogue:
         if intent == "repeat":
             if last is None:
                 return Reply(language, "clarify", say(language, "nothing_to_repeat"), intent=intent, question=question)
+            topic = self.knowledge.topics.get(last.topic) if last.topic and last.action == "answer" else None
+            if topic and last.language != language and language in topic.answers:
+                # "Say that again" in another language: the same answer, in the language asked in.
+                again = self.answer(topic, language, last.confidence, question)
+                return Reply(language, "answer", again.answer, topic.id, topic.sources, last.confidence,
+                             intent=intent, details=again.details, question=question)
             return Reply(last.language, last.action, last.answer, last.topic, last.sources, last.confidence,
                          intent=intent, details=last.details, question=question)
         if intent == "details":

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 import numpy as np
 
 from pipeline.dialogue import Conversation, Reply, clean_question
-from pipeline.language import sticky_language
 from pipeline.listening import Heard, Listener
 from pipeline.recording import Recorder
 from pipeline.records import CallbackRequest, TranscriptSink
@@ -237,11 +236,8 @@ class VoiceAgent:
         """Speculative work during a pause (a worker thread): the knowledge search the dialogue will ask."""
         dialogue = self.services.dialogue
         settings = self.services.settings
-        language = self.conversation.language if self.conversation.forced_language else None
-        if language is None:
-            guess = dialogue.identifier.identify(transcript.text, transcript.language_scores or None)
-            language = sticky_language(self.conversation.language, guess, transcript.text,
-                                       settings.default_language)
+        guess = dialogue.identifier.identify(transcript.text, transcript.language_scores or None)
+        language = dialogue.next_language(self.conversation, guess, transcript.text)
         dialogue.knowledge.search(clean_question(transcript.text, settings.knowledge.max_question_chars),
                                   language=language)
 
