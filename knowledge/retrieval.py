@@ -25,6 +25,7 @@ from haystack.document_stores.in_memory import InMemoryDocumentStore
 from knowledge.classifier import TopicClassifier
 from knowledge.embedder import E5TextEmbedder
 from knowledge.index import BM25_ALGORITHM, IndexStore, build_index
+from knowledge.places import Gazetteer, PlaceMention, mask
 from knowledge.topics import Topic, content_digest, load_topics
 
 CANDIDATES = 30  # documents BM25 contributes to the fusion
@@ -44,6 +45,7 @@ class TopicHit:
 class Match:
     question: str
     hits: tuple[TopicHit, ...] = field(default_factory=tuple)
+    places: tuple[PlaceMention, ...] = ()  # places in Mittelhessen the question names
 
     @property
     def best(self) -> TopicHit | None:
@@ -230,9 +232,10 @@ class KnowledgeBase:
     """The topics and their retrieval pipeline. Open it once per process; `search` is thread-safe."""
 
     def __init__(self, topics: Iterable[Topic], store: InMemoryDocumentStore,
-                 classifier: TopicClassifier | None = None) -> None:
+                 classifier: TopicClassifier | None = None, gazetteer: Gazetteer | None = None) -> None:
         self.topics = {topic.id: topic for topic in topics}
         self.classifier = classifier
+        self.gazetteer = gazetteer
         self.pipeline = build_retrieval_pipeline(store, classifier=classifier)
         self.pipeline.warm_up()
         # A live call searches for the caller's words while they pause (speculatively); when the pause turns
@@ -252,7 +255,9 @@ class KnowledgeBase:
                 raise RuntimeError(f"the knowledge index in {index_dir} is missing or stale: run `hotline ingest`")
             build_index(topics_dir, languages, index)
         store = index.load()
-        return cls(load_topics(topics_dir, languages), store, topic_classifier(index, store))
+        places = topics_dir.parent / "places.yaml"
+        gazetteer = Gazetteer.from_file(places) if places.exists() else None
+        return cls(load_topics(topics_dir, languages), store, topic_classifier(index, store), gazetteer)
 
     def search(self, question: str, top_k: int = 5, language: str | None = None) -> Match:
         """Rank topics for `question`. With `language`, BM25 looks only at that language's documents (words
@@ -273,6 +278,22 @@ class KnowledgeBase:
         return match
 
     def _search(self, text: str, top_k: int, language: str | None) -> Match:
+        places = self.gazetteer.find(text) if self.gazetteer else ()
+        # A town's name must not pull the topic ("I moved to Herborn, how do I register?"): search without it,
+        # then, if the question is about the foreigners' office, the named place's district decides which.
+        asked = mask(text, places) or text
+        match = self._ranked(asked, top_k, language)
+        districts = {p.topic for p in places}
+        if len(districts) != 1 or not match.hits or match.hits[0].topic.id not in self.gazetteer.office_topics:
+            return Match(text, match.hits, places)
+        office = districts.pop()
+        best = match.hits[0]
+        placed = next((h for h in match.hits if h.topic.id == office), None)
+        first = replace(placed or best, topic=self.topics[office], confidence=max(best.confidence,
+                        placed.confidence if placed else 0.0))
+        return Match(text, (first, *(h for h in match.hits if h.topic.id != office))[:top_k], places)
+
+    def _ranked(self, text: str, top_k: int, language: str | None) -> Match:
         bm25: dict[str, Any] = {"query": text}
         if language:
             bm25["filters"] = {"field": "meta.lang", "operator": "==", "value": language}
