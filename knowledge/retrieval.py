@@ -289,7 +289,10 @@ class KnowledgeBase:
         office = districts.pop()
         best = match.hits[0]
         placed = next((h for h in match.hits if h.topic.id == office), None)
-        first = replace(placed or best, topic=self.topics[office], confidence=max(best.confidence,
+        # Without the town's name the question is shorter and less sure; the office's confidence on the whole
+        # question counts too.
+        whole = next((h.confidence for h in self._ranked(text, top_k, language).hits if h.topic.id == office), 0.0)
+        first = replace(placed or best, topic=self.topics[office], confidence=max(best.confidence, whole,
                         placed.confidence if placed else 0.0))
         return Match(text, (first, *(h for h in match.hits if h.topic.id != office))[:top_k], places)
 

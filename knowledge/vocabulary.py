@@ -40,3 +40,32 @@ def own_words(topics: Iterable[Topic]) -> dict[str, frozenset[str]]:
         )
         for language, counter in counts.items()
     }
+
+
+def lexicon(topics: Iterable[Topic]) -> dict[str, frozenset[str]]:
+    """language -> every folded word its texts use: a reading of speech made of known words is likelier right."""
+    words: dict[str, set[str]] = {}
+    for topic in topics:
+        for language, localized in topic.answers.items():
+            texts = [localized.answer, localized.spoken_details, localized.details, localized.label, *localized.questions]
+            words.setdefault(language, set()).update(
+                fold(w) for text in texts for w in _WORD.findall(_LINK.sub(" ", text)))
+    return {language: frozenset(found) for language, found in words.items()}
+
+
+class Lexicon:
+    """The share of a text's words that the knowledge base uses in a language: "Wir sind kostet, dass
+    Deutschland im Monat ..." is all German words; the same audio read as English ("We feel costed, does Dutch
+    lenticate ...") is half words no English text of ours has."""
+
+    def __init__(self, words: dict[str, frozenset[str]]) -> None:
+        self.words = words
+
+    @classmethod
+    def of(cls, topics: Iterable[Topic]) -> Lexicon:
+        return cls(lexicon(topics))
+
+    def share(self, text: str, language: str) -> float:
+        found = [fold(w) for w in _WORD.findall(text)]
+        known = self.words.get(language, frozenset())
+        return sum(1 for w in found if w in known) / len(found) if found else 0.0

@@ -84,7 +84,8 @@ class KnowledgeConfig(Section):
     clarify_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=500, ge=20, le=5000)
     # A choice question ("Do you mean A or B?") when the runner-up's ranking score is within `choice_gap` of the
-    # best, its own confidence is at least `choice_floor` and not `choice_confidence_gap` below the best's.
+    # best and its own confidence is at least `choice_floor`, unless the best is answerable and its confidence is
+    # `choice_confidence_gap` above the runner-up's.
     choice_gap: float = Field(default=0.004, ge=0.0, le=1.0)
     choice_floor: float = Field(default=0.3, ge=0.0, le=1.0)
     choice_confidence_gap: float = Field(default=0.2, ge=0.0, le=1.0)

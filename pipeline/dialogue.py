@@ -251,8 +251,9 @@ class Dialogue:
             return ()
         if second.confidence < thresholds.choice_floor:
             return ()
-        if first.confidence - second.confidence >= thresholds.choice_confidence_gap:
-            return ()
+        if first.confidence >= thresholds.answer_threshold and (
+                first.confidence - second.confidence >= thresholds.choice_confidence_gap):
+            return ()  # the best fits well and clearly better: answer it
         labelled = all(hit.topic.answers.get(language) and hit.topic.answers[language].label for hit in (first, second))
         return (first.topic.id, second.topic.id) if labelled else ()
 

