@@ -100,7 +100,8 @@ class Dialogue:
             knowledge,
             OpeningHours.from_config(settings.opening_hours),
             Phrases.from_file(config / "phrases.yaml", served),
-            IntentMatcher.from_file(config / "intents.yaml", served),
+            IntentMatcher.from_file(config / "intents.yaml", served, config / "intent_examples",
+                                    negatives=_example_questions(knowledge), cache_dir=settings.cache_dir),
             LanguageIdentifier(served),
         )
 
@@ -139,7 +140,8 @@ class Dialogue:
                 return reply
         if not conversation.forced_language and guess.unserved and (conversation.language is None):
             return self._unserved(question, guess)
-        return self._retrieve(language, question)
+        # "Not an emergency, but ...": the caller wants the on-call service or a doctor, not 112.
+        return self._retrieve(language, question, frozenset({EMERGENCY_TOPIC}) if intents.not_emergency else frozenset())
 
     # --- the outcomes ---------------------------------------------------------------------------------
     def _emergency(self, language: str, question: str) -> Reply:
@@ -197,9 +199,9 @@ class Dialogue:
         return Reply(english, "clarify", note, intent="unserved_language", question=question,
                      timings_ms=reply.timings_ms)
 
-    def _retrieve(self, language: str, question: str) -> Reply:
+    def _retrieve(self, language: str, question: str, exclude: frozenset[str] = frozenset()) -> Reply:
         started = time.perf_counter()
-        match = self.knowledge.search(question, language=language)
+        match = self.knowledge.search(question, language=language, exclude=exclude)
         timings = {"retrieval": (time.perf_counter() - started) * 1000}
         return self.reply_for(match, language, timings)
 
@@ -231,6 +233,13 @@ class Dialogue:
             operator_email=operator.email, operator_website=operator.website,
             opening_hours=self.phrases.opening_hours(language, self.hours),
         )
+
+
+def _example_questions(knowledge: KnowledgeBase) -> list[str]:
+    """The topics' example questions: questions, so `none` for the intent matcher (they mention doctors, police...).
+    The emergency topic's own questions are left out: some of them are emergencies."""
+    return [q for topic in knowledge.topics.values() if topic.id != EMERGENCY_TOPIC
+            for answer in topic.answers.values() for q in answer.questions]
 
 
 def clean_question(text: str, limit: int) -> str:
