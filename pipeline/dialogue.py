@@ -105,7 +105,8 @@ class Dialogue:
             knowledge,
             OpeningHours.from_config(settings.opening_hours),
             Phrases.from_file(config / "phrases.yaml", served),
-            IntentMatcher.from_file(config / "intents.yaml", served),
+            IntentMatcher.from_file(config / "intents.yaml", served, config / "intent_examples",
+                                    negatives=_example_questions(knowledge), cache_dir=settings.cache_dir),
             LanguageIdentifier(served, loanwords(knowledge.topics.values()), own_words(knowledge.topics.values())),
         )
 
@@ -147,7 +148,8 @@ class Dialogue:
                 return reply
         if not conversation.forced_language and guess.unserved and (conversation.language is None):
             return self._unserved(question, guess)
-        return self._retrieve(language, question)
+        # "Not an emergency, but ...": the caller wants the on-call service or a doctor, not 112.
+        return self._retrieve(language, question, frozenset({EMERGENCY_TOPIC}) if intents.not_emergency else frozenset())
 
     def next_language(self, conversation: Conversation, guess: LanguageGuess, text: str) -> str:
         """The language to answer `text` in (see `pipeline.language.next_language`)."""
@@ -218,9 +220,9 @@ class Dialogue:
         return Reply(english, "clarify", note, intent="unserved_language", question=question,
                      timings_ms=reply.timings_ms)
 
-    def _retrieve(self, language: str, question: str) -> Reply:
+    def _retrieve(self, language: str, question: str, exclude: frozenset[str] = frozenset()) -> Reply:
         started = time.perf_counter()
-        match = self.knowledge.search(question, language=language)
+        match = self.knowledge.search(question, language=language, exclude=exclude)
         timings = {"retrieval": (time.perf_counter() - started) * 1000}
         return self.reply_for(match, language, timings)
 
@@ -302,6 +304,13 @@ def normalised_words(text: str) -> list[str]:
 
 def _ngrams(words: list[str]) -> set[str]:
     return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, min(len(words), i + 3) + 1)}
+
+
+def _example_questions(knowledge: KnowledgeBase) -> list[str]:
+    """The topics' example questions: questions, so `none` for the intent matcher (they mention doctors, police...).
+    The emergency topic's own questions are left out: some of them are emergencies."""
+    return [q for topic in knowledge.topics.values() if topic.id != EMERGENCY_TOPIC
+            for answer in topic.answers.values() for q in answer.questions]
 
 
 def clean_question(text: str, limit: int) -> str:
