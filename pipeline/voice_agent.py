@@ -159,8 +159,8 @@ class VoiceAgent:
     def earlier_question(self) -> str:
         """What the caller came with: the last question for the knowledge base (one left unanswered first);
         failing that, the last thing they said, e.g. "I want to speak to someone"."""
-        # A question the hotline failed on (intent "error") counts: it is what a callback after the fault is about.
-        questions = [r for r in self.replies if r.question and r.intent in (None, "error")]
+        # A question the hotline failed on (intent "error") or answered with a choice question ("choose") counts.
+        questions = [r for r in self.replies if r.question and r.intent in (None, "error", "choose")]
         unanswered = [r for r in questions if r.unanswered]
         staff = [r for r in self.replies if r.question and r.intent == "human"]
         chosen = unanswered or questions or staff
