@@ -265,8 +265,9 @@ class Dialogue:
         words = normalised_words(question)
         if len(words) <= 4:
             ordinals = self.phrases.option_words(language)
+            said = _ngrams(words)
             for number, (option, spoken) in enumerate(zip(options, ordinals, strict=False), start=1):
-                if str(number) in words or any(w in _ngrams(words) for w in spoken):
+                if str(number) in words or any(w in said for w in spoken):
                     return option
         match = self.knowledge.search(question, language=language)
         ranked = [hit.topic.id for hit in match.hits]
