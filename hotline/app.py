@@ -165,4 +165,6 @@ def _mount_channels(app: FastAPI, services: Services) -> None:
         # The question a caller brings to staff lives in the database itself (not the journal): the dial
         # result may come back to another instance.
         transfers = services.store if services.store is not None else None
-        app.include_router(create_twilio_router(services.settings, services.voice, sink, transfers=transfers))
+        known_calls = services.store.has_call if services.store is not None else None
+        app.include_router(create_twilio_router(services.settings, services.voice, sink, transfers=transfers,
+                                                known_calls=known_calls))

@@ -469,6 +469,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from hotline.app import Services, create_app
 
+    from telephony.config import serving_refusal
+
+    refusal = serving_refusal(settings.twilio, settings.server)
+    if refusal:
+        raise UsageError(f"will not serve the phone line: {refusal}")
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     dialogue = _dialogue(settings)

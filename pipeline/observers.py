@@ -18,6 +18,8 @@ ERROR_KINDS = (
     "store",  # a record could not be written to the transcript store
     "call_fault",  # a phone call ended in Twilio's apology (pipeline or playback fault)
     "media_refused",  # a media socket was refused (no valid token, wrong account, not promised)
+    "webhook_replayed",  # a signed voice webhook for a call already given a stream
+    "webhook_refused",  # a webhook without a valid signature, too large or unreadable
     "widget",  # a widget session ended on an internal error
 )
 

@@ -181,6 +181,11 @@ class TranscriptStore:
         with self._sessions() as session:
             return queries.count_calls(session, filters, self.timezone)
 
+    def has_call(self, call_id: str) -> bool:
+        """Whether a call with this id was recorded (by any instance): a voice webhook for it is a replay."""
+        with self._sessions() as session:
+            return session.get(Call, call_id) is not None
+
     def get_call(self, call_id: str) -> CallDetail | None:
         with self._sessions() as session:
             return queries.call_detail(session, call_id)

@@ -56,7 +56,8 @@ class _AfterPlayback:
 
 
 class PhoneCall:
-    def __init__(self, websocket: WebSocket, stream: StreamStart, grant: StreamGrant, line: PhoneLine) -> None:
+    def __init__(self, websocket: WebSocket, stream: StreamStart, grant: StreamGrant, line: PhoneLine,
+                 caller_number: str | None = None) -> None:
         self.websocket = websocket
         self.stream = stream
         self.grant = grant
@@ -66,7 +67,7 @@ class PhoneCall:
         self.serializer = TwilioMediaSerializer(stream, twilio.auth_token, twilio.api_base_url)
         self.records = ConsentedRecords(line.sink, self.call_sid) if line.sink else None
         self.agent = VoiceAgent(line.services, PHONE_RATE, "phone", self.call_sid, sink=self.records,
-                                caller_number=grant.caller_number, language=grant.language, clock=line.clock,
+                                caller_number=caller_number, language=grant.language, clock=line.clock,
                                 live_playback=True)
         self.outcome: str | None = None
         self._closing = False  # an ending is under way: no more prompts

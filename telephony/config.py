@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from pydantic import Field
 
@@ -32,6 +34,30 @@ class Twilio(Section):
     account_sid: str = "AC00000000000000000000000000000000"
     auth_token: str = "change-me"
     api_base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://")
+
+
+PLACEHOLDER_AUTH_TOKENS = frozenset({"", "change-me"})
+
+
+def serving_refusal(twilio: Twilio, server: Server) -> str | None:
+    """Why the phone line must not be served with these settings, or None. The shipped placeholder auth token is
+    fine on a loopback address (local runs, the simulator) but anyone who knows it could sign webhooks and mint
+    media tokens on a public one."""
+    if twilio.auth_token not in PLACEHOLDER_AUTH_TOKENS or _loopback(server.public_url):
+        return None
+    return (f"twilio.auth_token is the shipped placeholder {twilio.auth_token!r} but server.public_url "
+            f"{server.public_url} is not a loopback address: set TWILIO_AUTH_TOKEN (or twilio.auth_token in "
+            "config/hotline.yaml) to the auth token of your Twilio account")
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class TelephonyConfig(Section):

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from pipeline.records import TranscriptSink
 from pipeline.services import VoiceServices
 from telephony import twiml
-from telephony.capacity import CallSlots
+from telephony.capacity import CallSlots, SeenCalls
 from telephony.config import TelephonySettings
 from telephony.greeting import PhoneGreeting
 from telephony.handover import Handover
@@ -53,6 +53,7 @@ class PhoneLine:
     control: CallControl
     tokens: StreamTokens
     slots: CallSlots
+    seen: SeenCalls
     verifier: WebhookVerifier
     greeting: PhoneGreeting
     policy: CallPolicy

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 
@@ -25,7 +26,7 @@ from pipeline.records import CallRecord, TranscriptSink
 from pipeline.services import VoiceServices
 from telephony import twiml
 from telephony.call import PhoneCall
-from telephony.capacity import CallSlots
+from telephony.capacity import CallSlots, SeenCalls
 from telephony.config import TelephonySettings
 from telephony.greeting import PhoneGreeting
 from telephony.handover import Handover, QuestionsInMemory, TransferQuestions
@@ -56,9 +57,12 @@ def create_twilio_router(
     token_ttl_s: float = DEFAULT_TTL_S,
     prepare_greeting: bool = True,
     transfers: TransferQuestions | None = None,
+    known_calls: Callable[[str], bool] | None = None,
 ) -> APIRouter:
     """The phone channel. `clock` decides opening hours (tests pass a fixed moment). `transfers` keeps the
-    questions of callers put through to staff; by default `sink` does, when it can (every instance sees them)."""
+    questions of callers put through to staff; by default `sink` does, when it can (every instance sees them).
+    `known_calls` says whether a call SID was recorded before (the store's view, shared by every instance), so a
+    replayed voice webhook gets no stream on another instance either."""
     twilio = settings.twilio
     policy = policy or CallPolicy.from_settings(settings)
     line = PhoneLine(
@@ -66,6 +70,7 @@ def create_twilio_router(
         control=control or CallControl(twilio.account_sid, twilio.auth_token, twilio.api_base_url),
         tokens=StreamTokens.from_auth_token(twilio.auth_token, token_ttl_s),
         slots=CallSlots(settings.telephony.max_concurrent_calls, hold_s=token_ttl_s),
+        seen=SeenCalls(known=known_calls),
         verifier=WebhookVerifier(twilio.auth_token, settings.server.public_url),
         greeting=PhoneGreeting(voice, PHONE_RATE), policy=policy,
         handover=Handover(transfers or (sink if isinstance(sink, TransferQuestions) else QuestionsInMemory())),
@@ -90,15 +95,21 @@ def _voice_webhook(line: PhoneLine):
     async def voice(request: Request) -> Response:
         form = await line.verifier.signed_form(request)
         if form is None:
+            line.services.observer.error("webhook_refused")
             return Response(status_code=403)
         call_sid = str(form.get("CallSid") or "")
         if not call_sid:
             return Response("CallSid missing", status_code=400)
-        if not line.slots.reserve(call_sid):
+        if not await asyncio.to_thread(line.seen.first_time, call_sid):
+            # A signed request we answered before: a replay (or a client bug). Never a second stream.
+            log.warning("call %s: voice webhook for a call already seen; no second stream", call_sid)
+            line.services.observer.error("webhook_replayed")
+            return _xml(twiml.hang_up())
+        if not line.slots.reserve(call_sid, _caller(form)):
             log.warning("call %s: all %d lines busy; polite message instead", call_sid, line.slots.limit)
             await _record_unstreamed(line, call_sid, "busy, transferred" if line.is_open() else "busy")
             return _xml(line.busy_twiml())
-        token = line.tokens.issue(StreamGrant(call_sid=call_sid, caller_number=_caller(form)))
+        token = line.tokens.issue(StreamGrant(call_sid=call_sid))
         return _xml(twiml.stream(line.stream_url, token))
 
     return voice
@@ -108,6 +119,7 @@ def _status_webhook(line: PhoneLine):
     async def status(request: Request) -> Response:
         form = await line.verifier.signed_form(request)
         if form is None:
+            line.services.observer.error("webhook_refused")
             return Response(status_code=403)
         call_sid, call_status = str(form.get("CallSid") or ""), str(form.get("CallStatus") or "")
         if call_sid and call_status:
@@ -131,6 +143,7 @@ def _dial_result_webhook(line: PhoneLine):
     async def dial_result(request: Request) -> Response:
         form = await line.verifier.signed_form(request)
         if form is None:
+            line.services.observer.error("webhook_refused")
             return Response(status_code=403)
         call_sid = str(form.get("CallSid") or "")
         outcome = str(form.get("DialCallStatus") or "")
@@ -143,10 +156,9 @@ def _dial_result_webhook(line: PhoneLine):
                 await line.handover.take(call_sid)  # staff took the caller: the question is no longer needed
             return _xml(twiml.hang_up())
         log.info("call %s: staff did not answer (%s); back to the bot", call_sid, outcome)
-        if not line.slots.reserve(call_sid):
+        if not line.slots.reserve(call_sid, _caller(form)):
             return _xml(line.apology_twiml(language, transfer=False))
-        grant = StreamGrant(call_sid=call_sid, caller_number=_caller(form), language=language,
-                            resume=RESUME_CALLBACK)
+        grant = StreamGrant(call_sid=call_sid, language=language, resume=RESUME_CALLBACK)
         return _xml(twiml.stream(line.stream_url, line.tokens.issue(grant)))
 
     return dial_result
@@ -174,7 +186,7 @@ def _media_socket(line: PhoneLine):
                 await websocket.close(code=POLICY_VIOLATION)
             return
         try:
-            await PhoneCall(websocket, stream, grant, line).run()
+            await PhoneCall(websocket, stream, grant, line, line.slots.caller_number(stream.call_sid)).run()
         except Exception:
             log.exception("call %s: the call failed", stream.call_sid)
             with suppress(Exception):

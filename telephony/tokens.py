@@ -3,12 +3,13 @@
 The WebSocket upgrade from Twilio is not signed, so without a token anyone who finds `/twilio/media` could open
 a "call". The token is minted only in answer to a signed webhook, is bound to that webhook's CallSid, and
 expires after a couple of minutes (Twilio connects within a second or two). It is an HMAC over a small JSON
-payload, so the server keeps no state for it and it survives a restart between webhook and socket.
+payload that anyone holding the token can read, so it carries nothing personal: the caller's number stays on the
+server with the call's slot (`telephony.capacity`).
 
 >>> tokens = StreamTokens.from_auth_token("secret")
->>> token = tokens.issue(StreamGrant(call_sid="CA123", caller_number="+49641000"))
->>> tokens.verify(token, call_sid="CA123").caller_number
-'+49641000'
+>>> token = tokens.issue(StreamGrant(call_sid="CA123", language="de"))
+>>> tokens.verify(token, call_sid="CA123").language
+'de'
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ class InvalidStreamToken(ValueError):
 @dataclass(frozen=True)
 class StreamGrant:
     call_sid: str
-    caller_number: str | None = None  # from the signed webhook; stored only if the caller consents
     language: str | None = None  # known when the caller comes back from a transfer
     resume: str = RESUME_GREETING
     expires_at: float = 0.0  # Unix time; set by `issue`
@@ -57,19 +57,24 @@ class StreamTokens:
         payload = _b64(json.dumps(data, separators=(",", ":"), sort_keys=True).encode())
         return f"{payload}.{self._sign(payload)}"
 
-    def verify(self, token: str | None, call_sid: str) -> StreamGrant:
+    def verify(self, token: object, call_sid: str) -> StreamGrant:
+        """The grant a token carries, or InvalidStreamToken: whatever a stranger sends (any type, any characters)
+        ends here and never as another exception."""
         if not token:
             raise InvalidStreamToken("no token")
+        if not isinstance(token, str) or not token.isascii():
+            raise InvalidStreamToken("not a token (wrong type or characters)")
         payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._sign(payload)):
+        if not payload or not hmac.compare_digest(signature.encode(), self._sign(payload).encode()):
             raise InvalidStreamToken("bad signature")
         try:
             grant = StreamGrant(**json.loads(_unb64(payload)))
+            expires_at, granted_sid = float(grant.expires_at), str(grant.call_sid)
         except (ValueError, TypeError) as exc:
             raise InvalidStreamToken(f"unreadable payload ({type(exc).__name__})") from None
-        if grant.expires_at < self._now():
+        if expires_at < self._now():
             raise InvalidStreamToken("expired")
-        if not hmac.compare_digest(grant.call_sid, call_sid):
+        if not hmac.compare_digest(granted_sid.encode(), call_sid.encode()):
             raise InvalidStreamToken("issued for another call")
         return grant
 

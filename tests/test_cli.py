@@ -48,6 +48,14 @@ def test_a_broken_config_stops_with_the_key(tmp_path):
     assert done.returncode == 2 and "server.port" in done.stderr
 
 
+def test_serve_on_a_public_address_with_the_placeholder_auth_token_refuses_and_names_the_setting():
+    public = {"HOTLINE_PUBLIC_URL": "https://hotline.example.org", "TWILIO_AUTH_TOKEN": "change-me"}
+    done = run("serve", "--no-render", env=public)
+    assert done.returncode == 2
+    assert "TWILIO_AUTH_TOKEN" in done.stderr and "https://hotline.example.org" in done.stderr
+    assert "serving on" not in done.stdout
+
+
 @pytest.fixture()
 def small_kb(tmp_path):
     topics = tmp_path / "topics"

@@ -59,6 +59,7 @@ async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server)
             "media before start": [connected, json.dumps({"event": "media", "media": {"payload": "AAAA"}})],
             "no token": [connected, start(other.call_sid, None, account)],
             "forged token": [connected, start(other.call_sid, token[:-4] + "AAAA", account)],
+            "token with non-ASCII characters": [connected, start(other.call_sid, "ä" + token, account)],
             "token of another call": [connected, start(new_sid("CA"), token, account)],
             "token of the live call, again": [connected, start(live.call_sid, live.twiml.parameters["token"], account)],
             "another account": [connected, start(other.call_sid, token, "AC" + "0" * 32)],

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import httpx
+
 from telephony.simulator import TwimlReply, twilio_signature
 
 
@@ -33,6 +38,39 @@ async def test_signed_call_gets_a_stream_with_a_call_bound_token(twilio, server)
     assert token.count(".") == 1 and len(token) > 40
     again = await twilio.incoming_call()
     assert again.twiml.parameters["token"] != token
+
+
+async def test_the_media_token_carries_nothing_personal(twilio):
+    call = await twilio.incoming_call(from_number="+4915112345678")
+    payload = call.twiml.parameters["token"].split(".")[0]
+    readable = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    assert "15112345678" not in readable
+    assert set(json.loads(readable)) == {"call_sid", "expires_at", "language", "resume"}
+
+
+async def test_a_replayed_voice_webhook_gets_no_second_stream(twilio):
+    call = await twilio.incoming_call()
+    assert call.twiml.stream_url
+    params = twilio.call_params(call.call_sid, call.from_number, call.to_number)
+    response = await twilio.post("/twilio/voice", params)  # signed exactly as Twilio signed it the first time
+    replay = TwimlReply.parse(response.status_code, response.text)
+    assert replay.status == 200 and replay.stream_url is None and "<Hangup" in replay.body
+
+
+async def test_an_oversized_webhook_body_is_refused_before_it_is_read(twilio, server):
+    params = twilio.call_params("CA" + "3" * 32, "+4915100000001", "+4964410000001")
+    huge = dict(params, Padding="x" * 200_000)
+    response = await twilio.post("/twilio/voice", huge)  # even correctly signed
+    assert response.status_code == 413
+
+    async def chunks():
+        for _ in range(100):
+            yield b"Padding=" + b"x" * 4096 + b"&"
+    async with httpx.AsyncClient() as client:  # chunked: no length to check up front
+        chunked = await client.post(server.url + "/twilio/voice", content=chunks(), headers={
+            "X-Twilio-Signature": "c2ln", "Content-Type": "application/x-www-form-urlencoded"})
+    assert chunked.status_code == 413
+    assert (await twilio.post("/twilio/voice", params)).status_code == 200  # and the server goes on
 
 
 async def test_status_callbacks_are_recorded_with_the_call(twilio, store):
