@@ -468,7 +468,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from hotline.app import Services, create_app
-
     from telephony.config import serving_refusal
 
     refusal = serving_refusal(settings.twilio, settings.server)
