@@ -85,10 +85,12 @@ class KnowledgeConfig(Section):
     max_question_chars: int = Field(default=500, ge=20, le=5000)
     # A choice question ("Do you mean A or B?") when the runner-up's ranking score is within `choice_gap` of the
     # best and its own confidence is at least `choice_floor`, unless the best is answerable and its confidence is
-    # `choice_confidence_gap` above the runner-up's.
+    # `choice_confidence_gap` above the runner-up's, or the topic classifier puts it `choice_probability_lead`
+    # ahead (a garbled phone transcript shifts the word scores more than the classifier's view of the question).
     choice_gap: float = Field(default=0.004, ge=0.0, le=1.0)
     choice_floor: float = Field(default=0.3, ge=0.0, le=1.0)
     choice_confidence_gap: float = Field(default=0.2, ge=0.0, le=1.0)
+    choice_probability_lead: float = Field(default=0.6, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> KnowledgeConfig:

@@ -254,7 +254,8 @@ class Dialogue:
         if second.confidence < thresholds.choice_floor:
             return ()
         if first.confidence >= thresholds.answer_threshold and (
-                first.confidence - second.confidence >= thresholds.choice_confidence_gap):
+                first.confidence - second.confidence >= thresholds.choice_confidence_gap
+                or first.probability - second.probability >= thresholds.choice_probability_lead):
             return ()  # the best fits well and clearly better: answer it
         labelled = all(hit.topic.answers.get(language) and hit.topic.answers[language].label for hit in (first, second))
         return (first.topic.id, second.topic.id) if labelled else ()
