@@ -136,7 +136,7 @@ def _mount_metrics(app: FastAPI, services: Services) -> None:
     services.metrics = metrics
     if services.voice is not None:
         services.voice.observer = metrics
-        metrics.watch_recognition_queue(lambda: services.voice.transcriber.waiting)
+        metrics.watch_recognition_queue(lambda: services.voice.recognition_waiting)
     health = getattr(services.sink, "health", None)
     if callable(health):  # the journal in front of the store: writes waiting for the database
         metrics.watch_journal(lambda: health().pending)
