@@ -104,9 +104,7 @@ def create_widget_router(
         address = websocket.client.host if websocket.client else "unknown"
         refused = active.claim(address)
         if refused is not None:
-            if refused.code != "busy":
-                log.info("widget: refused a socket: %s sockets already open from its address",
-                            config.max_sessions_per_address)
+            # Counted in /metrics, not logged: a flood of refusals must not become a flood of log lines.
             await session.refuse(refused.code, TRY_LATER, refused.code, str(refused))
             if observer:
                 observer.call_refused("widget", refused.code)
