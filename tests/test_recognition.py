@@ -123,3 +123,10 @@ def test_workers_run_side_by_side_up_to_the_configured_number() -> None:
         future.result(10)
     assert most == 3
     queue.close()
+
+
+def test_a_phone_caller_outranks_every_other_channel() -> None:
+    from pipeline.voice_agent import recognition_priority
+
+    assert recognition_priority("phone") == PHONE
+    assert {recognition_priority(channel) for channel in ("widget", "cli", "api")} == {WIDGET}
