@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from hotline.clock import parse_moment
+from hotline.ratelimit import AddressRateLimit
 from hotline.settings import Settings
 from pipeline.dialogue import Conversation, Dialogue
 
@@ -111,9 +113,19 @@ def create_app(services: Services) -> FastAPI:
                 health["status"] = "degraded"
         return health
 
-    @app.post("/api/ask", response_model=AskResponse, tags=["dialogue"])
-    async def ask(request: AskRequest) -> dict[str, object]:
+    asks = AddressRateLimit(settings.api.ask_per_min, settings.api.ask_burst)
+
+    @app.post("/api/ask", response_model=AskResponse, tags=["dialogue"],
+              responses={429: {"description": "Too many questions from this address; see Retry-After"}})
+    async def ask(request: AskRequest, http: Request) -> dict[str, object]:
         """Answer one question as the hotline would on a call (text in, the same JSON as `hotline ask`)."""
+        # uvicorn has put the client's address here, from X-Forwarded-For only when the proxy is trusted.
+        wait_s = asks.retry_after(http.client.host if http.client else "unknown")
+        if wait_s is not None:
+            retry = max(1, math.ceil(wait_s))
+            raise HTTPException(429, f"too many questions from this address (at most {settings.api.ask_burst} at "
+                                     f"once, {settings.api.ask_per_min:g} a minute); try again in {retry} s",
+                                headers={"Retry-After": str(retry)})
         if request.lang and request.lang not in settings.languages:
             raise HTTPException(422, f"lang {request.lang!r} is not served; use one of {list(settings.languages)}")
         try:
@@ -136,7 +148,7 @@ def _mount_metrics(app: FastAPI, services: Services) -> None:
     services.metrics = metrics
     if services.voice is not None:
         services.voice.observer = metrics
-        metrics.watch_recognition_queue(lambda: services.voice.transcriber.waiting)
+        metrics.watch_recognition_queue(lambda: services.voice.recognition_waiting)
     health = getattr(services.sink, "health", None)
     if callable(health):  # the journal in front of the store: writes waiting for the database
         metrics.watch_journal(lambda: health().pending)

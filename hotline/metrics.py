@@ -7,7 +7,7 @@ instance); Prometheus' `instance` label tells them apart.
 
 >>> metrics = HotlineMetrics(phone_lines=8)
 >>> voice_services.observer = metrics                      # doctest: +SKIP
->>> metrics.watch_recognition_queue(lambda: transcriber.waiting)
+>>> metrics.watch_recognition_queue(lambda: voice_services.recognition_waiting)
 """
 
 from __future__ import annotations

@@ -81,6 +81,13 @@ class MetricsConfig(Section):
     token: str | None = Field(default=None, min_length=16)
 
 
+class ApiConfig(Section):
+    # /api/ask per client address (token bucket): each question costs a knowledge search and an embedding,
+    # CPU that the calls need. Sustained rate a minute, and how many may come at once.
+    ask_per_min: float = Field(default=30, gt=0, le=60_000)
+    ask_burst: int = Field(default=10, ge=1, le=10_000)
+
+
 class Settings(Section):
     languages: tuple[str, ...]
     default_language: str = "de"
@@ -97,6 +104,7 @@ class Settings(Section):
     telephony: TelephonyConfig = TelephonyConfig()
     widget: WidgetConfig = WidgetConfig()
     metrics: MetricsConfig = MetricsConfig()
+    api: ApiConfig = ApiConfig()
     root: Path = PROJECT_ROOT
 
     @field_validator("languages")

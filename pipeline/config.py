@@ -117,6 +117,12 @@ class VoiceConfig(Section):
     stt_workers: int = Field(default=2, ge=1, le=16)  # transcriptions at once (CTranslate2 num_workers)
     stt_max_batch: int = Field(default=4, ge=1, le=32)  # questions a worker transcribes together when several wait
     stt_short_window: bool = True
+    # Transcriptions handed to the recogniser at once, most urgent first (phone, widget, captions); 0: as many
+    # as its workers batch (stt_workers x stt_max_batch), so that batches still form under load.
+    stt_in_flight: int = Field(default=0, ge=0, le=256)
+    stt_queue_phone: int = Field(default=32, ge=1, le=1000)  # phone turns that may wait; more fail with the apology
+    stt_queue_widget: int = Field(default=32, ge=1, le=1000)  # widget turns that may wait
+    stt_queue_captions: int = Field(default=4, ge=0, le=1000)  # live captions that may wait; more are skipped
     voices: dict[str, VoiceEntry] = {}
     # Spoken when a language's configured voice fails (the apology, then the way out); a language not listed
     # falls back to espeak-ng's voice of the same code, which needs no model file that could break.

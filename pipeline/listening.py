@@ -3,6 +3,9 @@
 Latency: when the caller pauses briefly, the words are transcribed at once (speculatively, together with
 whatever else the owner wants done early, such as the knowledge search); if the pause becomes the end of
 the turn, the transcript is already there; if the caller goes on, the early work is dropped.
+
+Every transcription waits in the shared `RecognitionQueue` at the call's priority (phone before widget);
+captions wait last and are skipped when their queue is full.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.recognition import CAPTION, PHONE, RecognitionBusy, RecognitionQueue
 from voice.audio import Audio
 from voice.stt import Transcriber, Transcript
 from voice.vad import EndpointConfig, Endpointer, TurnEvent, make_detector
@@ -36,18 +40,22 @@ class Heard:
 class Listener:
     def __init__(self, transcriber: Transcriber, vad: str, rate: int, endpoint: EndpointConfig,
                  language: Language, prefetch: Prefetch | None = None,
-                 on_partial: Callable[[str], Awaitable[None]] | None = None, partial_every_s: float = 0.0) -> None:
+                 on_partial: Callable[[str], Awaitable[None]] | None = None, partial_every_s: float = 0.0,
+                 recognition: RecognitionQueue | None = None, priority: str = PHONE) -> None:
         """`on_partial` with `partial_every_s` > 0: live captions while the caller speaks (the widget shows them;
-        on the phone they would only cost CPU)."""
+        on the phone they would only cost CPU). `recognition`: the queue shared by all calls (without one, this
+        call has a queue of its own); `priority`: the channel's place in it (`pipeline.recognition`)."""
         self.transcriber = transcriber
+        self.recognition = recognition or RecognitionQueue()
+        self.priority = priority
         self.rate = rate
         self.endpointer = Endpointer(make_detector(vad, rate), endpoint)
         self.language = language
         self.prefetch = prefetch
         self.on_partial = on_partial
         self.partial_every_s = partial_every_s
-        self._speculation: tuple[int, asyncio.Task, threading.Event] | None = None
-        self._caption: asyncio.Task | None = None
+        self._speculation: tuple[int, asyncio.Future[Transcript | None], threading.Event] | None = None
+        self._caption: asyncio.Future[Transcript | None] | None = None
         self._captioned_s = 0.0
 
     async def feed(self, samples: np.ndarray) -> list[Heard]:
@@ -70,7 +78,14 @@ class Listener:
             return None
         if turn.kind == "paused" and turn.audio is not None:
             dropped = threading.Event()
-            task = asyncio.create_task(asyncio.to_thread(self._transcribe_early, turn.audio, dropped))
+            audio = turn.audio
+            try:
+                early = self.recognition.submit(self.priority, lambda: self._transcribe_early(audio, dropped),
+                                                still_wanted=lambda: not dropped.is_set())
+            except RecognitionBusy:
+                return None  # early work only: the end of the turn asks again (and meets the fault)
+            assert early is not None
+            task = asyncio.wrap_future(early)
             self._speculation = (len(turn.audio.samples), task, dropped)
             task.add_done_callback(self._partial_ready)
             return None
@@ -105,10 +120,14 @@ class Listener:
         speculation, self._speculation = self._speculation, None
         if speculation and speculation[0] >= len(audio.samples) - self.rate // 5:
             try:
-                return await speculation[1]
+                early = await speculation[1]
+                if early is not None:
+                    return early
             except asyncio.CancelledError:
                 pass
-        return await asyncio.to_thread(self._transcribe, audio)
+        transcript = await self.recognition.run(self.priority, lambda: self._transcribe(audio))
+        assert transcript is not None  # only captions are skipped
+        return transcript
 
     # --- live captions -------------------------------------------------------------------------------
     def _maybe_caption(self) -> None:
@@ -122,13 +141,17 @@ class Listener:
         if audio.seconds - self._captioned_s < self.partial_every_s:
             return
         self._captioned_s = audio.seconds
-        self._caption = asyncio.create_task(asyncio.to_thread(self._transcribe, audio))
+        caption = self.recognition.submit(CAPTION, lambda: self._transcribe(audio))
+        if caption is None:
+            return  # the recogniser is busy with turns: this caption is skipped, the next may fit
+        self._caption = asyncio.wrap_future(caption)
         self._caption.add_done_callback(self._partial_ready)
 
-    def _partial_ready(self, task: asyncio.Task) -> None:
+    def _partial_ready(self, task: asyncio.Future[Transcript | None]) -> None:
         """A speculative transcript doubles as the live caption while the caller is still speaking."""
         if task.cancelled() or task.exception() or not self.on_partial:
             return
-        text = task.result().text
+        transcript = task.result()
+        text = transcript.text if transcript else ""
         if text:
             asyncio.ensure_future(self.on_partial(text))

@@ -9,6 +9,7 @@ from knowledge.vocabulary import Lexicon
 from pipeline.config import PipelineSettings
 from pipeline.dialogue import Dialogue, load_dialogue
 from pipeline.observers import CallObserver, NoObserver
+from pipeline.recognition import RecognitionLimits, RecognitionQueue
 from voice.answer_audio import AnswerAudioCache
 from voice.provision import locate
 from voice.stt import SttConfig, Transcriber
@@ -42,6 +43,13 @@ def fallback_table(settings: PipelineSettings) -> dict[str, VoiceChoice]:
     return table
 
 
+def recognition_limits(settings: PipelineSettings) -> RecognitionLimits:
+    voice = settings.voice
+    return RecognitionLimits(workers=voice.stt_in_flight or voice.stt_workers * voice.stt_max_batch,
+                             phone_queue=voice.stt_queue_phone, widget_queue=voice.stt_queue_widget,
+                             caption_queue=voice.stt_queue_captions)
+
+
 def answer_audio_cache(settings: PipelineSettings, synthesizer: Synthesizer | None = None) -> AnswerAudioCache:
     """The answer audio cache with the configured voices; loads Piper and Kokoro only if the table uses them."""
     if synthesizer is None:
@@ -59,6 +67,7 @@ class VoiceServices:
         self.settings = settings
         self.dialogue = dialogue
         self.transcriber = transcriber
+        self.recognition = RecognitionQueue(recognition_limits(settings))
         self.synthesizer = synthesizer
         self.answers = answers
         # Told of every call and turn (the metrics); the composition root sets it.
@@ -86,6 +95,11 @@ class VoiceServices:
         synthesizer = Synthesizer(voice_table(settings), models)
         return cls(settings, dialogue, transcriber, synthesizer,
                    answer_audio_cache(settings, synthesizer))
+
+    @property
+    def recognition_waiting(self) -> int:
+        """Utterances waiting for speech recognition: in the priority queues and inside the recogniser."""
+        return self.recognition.depth + self.transcriber.waiting
 
     def answer_texts(self) -> list[tuple[str, str]]:
         return answer_texts(self.dialogue, self.settings.languages)

@@ -24,6 +24,7 @@ import numpy as np
 
 from pipeline.dialogue import Conversation, Reply, clean_question
 from pipeline.listening import Heard, Listener
+from pipeline.recognition import PHONE, WIDGET
 from pipeline.recording import Recorder
 from pipeline.records import CallbackRequest, TranscriptSink
 from pipeline.services import VoiceServices
@@ -57,6 +58,11 @@ class AgentEvent:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+def recognition_priority(channel: str) -> str:
+    """A caller on the phone has nothing but their ear; everyone else can read or type while they wait."""
+    return PHONE if channel == "phone" else WIDGET
+
+
 class VoiceAgent:
     def __init__(self, services: VoiceServices, rate: int, channel: str, call_id: str,
                  sink: TranscriptSink | None = None, caller_number: str | None = None,
@@ -84,7 +90,8 @@ class VoiceAgent:
         self.listener = Listener(services.transcriber, voice.vad, rate, services.endpoint,
                                  language=lambda: self.conversation.language, prefetch=self._prefetch,
                                  on_partial=self._partial if on_event else None,
-                                 partial_every_s=voice.partial_every_s if captions else 0.0)
+                                 partial_every_s=voice.partial_every_s if captions else 0.0,
+                                 recognition=services.recognition, priority=recognition_priority(channel))
         self.speaker = Speaker(services.answers, services.synthesizer, rate, services.fallback)
         self.recorder = Recorder(sink, call_id, channel, clock, services.observer)
         self.live_playback = live_playback

@@ -30,8 +30,13 @@ class WidgetConfig(BaseModel):
     allowed_origins: tuple[str, ...] = LOOPBACK_ORIGINS
     session_limit_s: float = Field(default=900, ge=1, le=4 * 3600)  # one visitor's conversation at most
     idle_limit_s: float = Field(default=180, ge=1, le=3600)  # no message at all for this long ends it
-    hello_timeout_s: float = Field(default=10, gt=0, le=120)  # the first message must come this soon
+    # The first message must come this soon: the widget sends it the moment the socket opens, and a socket
+    # that stays silent holds a place that a visitor could have.
+    hello_timeout_s: float = Field(default=3, gt=0, le=120)
     max_sessions: int = Field(default=16, ge=1, le=1000)  # concurrent sockets; more are refused
+    # Concurrent sockets from one client address, counted from the moment each opens (before its hello), so
+    # that one address cannot take every place. A household or an office behind one router needs a few.
+    max_sessions_per_address: int = Field(default=4, ge=1, le=1000)
     max_audio_frame_bytes: int = Field(default=32_000, ge=640, le=1_000_000)  # 1 s of 16 kHz PCM16
     max_text_frame_bytes: int = Field(default=4_096, ge=256, le=65_536)
     messages_per_s: float = Field(default=50, gt=0)  # sustained; the burst is twice this

@@ -1,4 +1,5 @@
-"""How much one browser session may send: token buckets on messages, audio bytes and typed questions."""
+"""How much one browser session may send (token buckets on messages, audio bytes and typed questions), and how
+many sessions the server and one client address may hold at once."""
 
 from __future__ import annotations
 
@@ -33,13 +34,55 @@ class TokenBucket:
         self._at = self.clock()
 
     def take(self, amount: float = 1.0) -> bool:
-        now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
-        self._at = now
+        self._refill()
         if amount > self._tokens:
             return False
         self._tokens -= amount
         return True
+
+    def wait_s(self, amount: float = 1.0) -> float:
+        """Seconds until `take(amount)` would succeed (0 if it would now)."""
+        self._refill()
+        return max(0.0, (amount - self._tokens) / self.rate)
+
+    @property
+    def full(self) -> bool:
+        self._refill()
+        return self._tokens >= self.burst
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+
+
+class SessionCount:
+    """The sockets open now, in all and per client address; `claim` says why one more may not open."""
+
+    def __init__(self, total: int, per_address: int) -> None:
+        self.total = total
+        self.per_address = per_address
+        self._by_address: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return sum(self._by_address.values())
+
+    def claim(self, address: str) -> LimitExceeded | None:
+        """Count one more socket from `address`, or the reason it is refused (nothing is counted then)."""
+        if len(self) >= self.total:
+            return LimitExceeded("busy", "too many conversations at once")
+        if self._by_address.get(address, 0) >= self.per_address:
+            return LimitExceeded("too_many_sessions", f"at most {self.per_address} conversations at once from "
+                                                      "one address; close another one and try again")
+        self._by_address[address] = self._by_address.get(address, 0) + 1
+        return None
+
+    def release(self, address: str) -> None:
+        left = self._by_address.get(address, 0) - 1
+        if left > 0:
+            self._by_address[address] = left
+        else:
+            self._by_address.pop(address, None)
 
 
 class SessionLimits:

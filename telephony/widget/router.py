@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from pipeline.records import TranscriptSink
 from telephony.widget.config import LOOPBACK_ORIGINS, OriginPolicy, WidgetConfig, origin_of
+from telephony.widget.limits import SessionCount
 from telephony.widget.session import TRY_LATER, AgentFactory, EventHandler, WidgetSession
 from telephony.widget.texts import RTL_LANGUAGES, load_panel_texts
 
@@ -68,7 +69,7 @@ def create_widget_router(
     worklet = (STATIC / "worklet.js").read_text(encoding="utf-8")
     demo = (STATIC / "demo.html").read_text(encoding="utf-8")
     demo_css = (STATIC / "demo.css").read_text(encoding="utf-8")
-    active: set[str] = set()
+    active = SessionCount(config.max_sessions, config.max_sessions_per_address)
     router = APIRouter(include_in_schema=False)
 
     @router.get("/widget.js")
@@ -98,19 +99,23 @@ def create_widget_router(
         call_id = f"web-{uuid.uuid4().hex[:16]}"
         session = WidgetSession(websocket, call_id, make_agent, dialogue, sink, config, clock)
         observer = getattr(services, "observer", None)
-        if len(active) >= config.max_sessions:
-            await session.refuse("busy", TRY_LATER, "busy", "too many conversations at once")
+        # Behind the reverse proxy uvicorn has already put the visitor's address here (from X-Forwarded-For,
+        # trusted only from forwarded_allow_ips); a header the visitor sets is not believed.
+        address = websocket.client.host if websocket.client else "unknown"
+        refused = active.claim(address)
+        if refused is not None:
+            # Counted in /metrics, not logged: a flood of refusals must not become a flood of log lines.
+            await session.refuse(refused.code, TRY_LATER, refused.code, str(refused))
             if observer:
-                observer.call_refused("widget", "busy")
+                observer.call_refused("widget", refused.code)
             return
-        active.add(call_id)
         try:
             outcome = await session.run()
             log.info("widget %s: ended (%s)", call_id, outcome)
             if outcome == "error" and observer:
                 observer.error("widget")
         finally:
-            active.discard(call_id)
+            active.release(address)
 
     return router
 

@@ -143,7 +143,8 @@ class WidgetSession:
         try:
             first = await asyncio.wait_for(self._receive(), self.config.hello_timeout_s)
         except TimeoutError:
-            raise SessionEnd("protocol_error", POLICY, "protocol", "no hello message") from None
+            raise SessionEnd("no_hello", POLICY, "no_hello", f"no hello message within "
+                             f"{self.config.hello_timeout_s:g} s of opening the socket") from None
         if not isinstance(first, Hello):
             raise SessionEnd("protocol_error", POLICY, "protocol", "the first message must be a hello")
         return first

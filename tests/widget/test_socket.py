@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -23,8 +25,11 @@ def socket_url(server: str) -> str:
 
 
 @asynccontextmanager
-async def session(server: str, origin: str | None = None, hello: bool = True) -> AsyncIterator[ClientConnection]:
-    async with connect(socket_url(server), origin=origin or server, open_timeout=10) as ws:  # type: ignore[arg-type]
+async def session(server: str, origin: str | None = None, hello: bool = True,
+                  address: str | None = None) -> AsyncIterator[ClientConnection]:
+    """A visitor's socket; `address`: the loopback address it comes from (127.0.0.1 unless given)."""
+    extra: dict[str, Any] = {"local_addr": (address, 0)} if address else {}
+    async with connect(socket_url(server), origin=origin or server, open_timeout=10, **extra) as ws:  # type: ignore[arg-type]
         if hello:
             await ws.send(json.dumps({"type": "hello", "lang": "en"}))
             ready = await next_json(ws)
@@ -157,3 +162,50 @@ async def test_more_visitors_than_allowed_are_asked_to_come_back(strict_server: 
     async with session(strict_server), session(strict_server), session(strict_server, hello=False) as third:
         code, messages = await closed_with(third)
     assert code == 1013 and messages[-1]["code"] == "busy"
+
+
+@pytest.fixture(scope="module")
+def guarded_server(voice_services) -> Iterator[str]:
+    """Four sockets per address; a hello may take long, so that silent sockets stay open while counted."""
+    config = WidgetConfig(max_sessions_per_address=4, hello_timeout_s=60, max_sessions=16)
+    with widget_server(voice_services, None, config) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def impatient_server(voice_services) -> Iterator[str]:
+    """A hello must come within half a second (3 s by default)."""
+    with widget_server(voice_services, None, WidgetConfig(hello_timeout_s=0.5)) as url:
+        yield url
+
+
+async def test_a_fifth_socket_from_one_address_is_refused_while_another_address_gets_in(guarded_server: str) -> None:
+    async with AsyncExitStack() as open_sockets:
+        for _ in range(4):  # none of them says hello: they count from the moment they open
+            await open_sockets.enter_async_context(session(guarded_server, hello=False))
+        async with session(guarded_server, hello=False) as fifth:
+            code, messages = await closed_with(fifth)
+        assert code == 1013 and messages[-1]["code"] == "too_many_sessions" and messages[-1]["fatal"]
+        assert "at most 4 conversations at once from one address" in messages[-1]["message"]
+        async with session(guarded_server, address="127.0.0.2") as neighbour:  # says hello, gets ready
+            await neighbour.send(json.dumps({"type": "staff"}))
+            assert (await next_json(neighbour))["type"] == "staff"
+    # The four are gone: the address has its places back.
+    for _ in range(100):
+        async with session(guarded_server, hello=False) as again:
+            await again.send(json.dumps({"type": "hello", "lang": "en"}))
+            reply = await next_json(again)
+        if reply["type"] == "ready":
+            break
+        await asyncio.sleep(0.05)  # the server may not have seen the four close yet
+    assert reply["type"] == "ready", reply
+
+
+async def test_a_socket_that_never_says_hello_is_closed_soon(impatient_server: str) -> None:
+    async with session(impatient_server, hello=False) as silent:
+        opened = time.monotonic()
+        code, messages = await closed_with(silent)
+    assert code == 1008 and messages[-1]["code"] == "no_hello"
+    assert messages[-1]["message"] == "no hello message within 0.5 s of opening the socket"
+    assert 0.4 < time.monotonic() - opened < 5
+    assert WidgetConfig().hello_timeout_s == 3  # the default an operator gets
