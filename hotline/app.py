@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from hotline import logs
 from hotline.clock import parse_moment
 from hotline.ratelimit import AddressRateLimit
 from hotline.settings import Settings
@@ -66,6 +67,7 @@ class Services:
 
 def create_app(services: Services) -> FastAPI:
     settings = services.settings
+    logs.keep_contents_out()  # also when served by another runner than `hotline serve`
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

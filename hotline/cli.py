@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hotline import logs
 from hotline.settings import ConfigError, Settings, load_settings
 
 # Haystack phones home by default; a GDPR-minded self-hosted service must not.
@@ -23,8 +24,7 @@ Command = Callable[[argparse.Namespace, Settings], int]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(verbose=args.verbose)
     try:
         settings = load_settings(Path(args.config) if args.config else None)
     except ConfigError as exc:
@@ -489,7 +489,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"hotline: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
     print(f"hotline: the voice widget demo is at http://{host}:{port}/ and the review UI at /review", flush=True)
     # Refuse huge WebSocket frames before they are held in memory (the widget sends 100 ms of audio a frame).
-    uvicorn.run(app, host=host, port=port, log_level="info", ws_max_size=1_048_576)
+    # log_config=None: uvicorn keeps the logging set up in `logs` (its access lines without query strings).
+    uvicorn.run(app, host=host, port=port, log_config=None, ws_max_size=1_048_576)
     return 0
 
 

@@ -38,13 +38,13 @@ _URL = re.compile(r"\s*\(?https?://\S+|\s*\(?www\.\S+")
 class Reply:
     language: str
     action: str
-    answer: str  # exactly the text to speak
+    answer: str = field(repr=False)  # exactly the text to speak (never in a repr: reprs reach logs)
     topic: str | None = None
     sources: tuple[Source, ...] = ()
     confidence: float = 0.0
     intent: str | None = None
-    details: str = ""
-    question: str = ""
+    details: str = field(default="", repr=False)
+    question: str = field(default="", repr=False)
     timings_ms: dict[str, float] = field(default_factory=dict)
     options: tuple[str, ...] = ()  # a choice question: the topics offered, in the order they were named
 

@@ -27,10 +27,12 @@ class TurnRecord:
 
     index: int  # 0, 1, 2... within the call
     at: datetime  # when the caller finished speaking (aware)
-    transcript: str  # the final transcript (or typed text)
+    # What the caller said and what they heard never show in a repr: a record that reaches a log or a traceback
+    # must not carry them there.
+    transcript: str = field(repr=False)  # the final transcript (or typed text)
     language: str  # the language answered in
     action: str  # answer, clarify, transfer, closed, goodbye
-    answer: str  # the text spoken
+    answer: str = field(repr=False)  # the text spoken
     detected_language: str | None = None
     language_confidence: float | None = None
     topic: str | None = None
@@ -49,7 +51,7 @@ class CallRecord:
     call_id: str
     channel: str  # one of CHANNELS
     started_at: datetime
-    caller_number: str | None = None  # only with the caller's consent
+    caller_number: str | None = field(default=None, repr=False)  # only with the caller's consent
     language: str | None = None
 
 
@@ -57,11 +59,11 @@ class CallRecord:
 class CallbackRequest:
     call_id: str
     language: str
-    question: str
+    question: str = field(repr=False)
     created_at: datetime
-    number: str | None = None  # only with consent
-    name: str | None = None
-    email: str | None = None
+    number: str | None = field(default=None, repr=False)  # only with consent
+    name: str | None = field(default=None, repr=False)
+    email: str | None = field(default=None, repr=False)
 
 
 class TranscriptSink(Protocol):

@@ -22,7 +22,7 @@ TRAILING_SILENCE_S = 1.0
 
 @dataclass
 class TurnResult:
-    transcript: str = ""
+    transcript: str = field(default="", repr=False)
     reply: Reply | None = None
     audio: list[Audio] = field(default_factory=list)
 

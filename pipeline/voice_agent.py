@@ -52,7 +52,7 @@ def _log_fault(call_id: str, what: str, exc: BaseException) -> None:
 @dataclass(frozen=True)
 class AgentEvent:
     kind: str  # partial, final, reply, audio, barge_in
-    text: str = ""
+    text: str = field(default="", repr=False)
     reply: Reply | None = None
     audio: Audio | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)

@@ -47,7 +47,9 @@ def connect(url: str) -> Engine:
             f"{url!r} is not a database URL; use sqlite:///path/to/hotline.db or "
             "postgresql+psycopg://user:password@host/dbname (storage.database_url or DATABASE_URL)"
         ) from None
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a failed statement's error (logged, shown in a traceback) must not carry the transcript,
+    # name or number it was writing.
+    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     if parsed.get_backend_name() == "postgresql":

@@ -51,7 +51,7 @@ class SttConfig:
 
 @dataclass(frozen=True)
 class Transcript:
-    text: str  # empty when the audio held no usable speech
+    text: str = field(repr=False)  # empty when the audio held no usable speech; never in a repr (logs)
     language: str | None
     language_probability: float
     language_scores: dict[str, float]  # Whisper's language probabilities (when it detected)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ class TranscriptChoice:
 
 @dataclass(frozen=True)
 class TypedQuestion:
-    text: str
+    text: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,11 @@ class StaffInfoRequest:
 
 @dataclass(frozen=True)
 class CallbackForm:
-    name: str
-    phone: str
-    email: str
-    question: str
+    # What the visitor wrote never shows in a repr (reprs reach logs and tracebacks).
+    name: str = field(repr=False)
+    phone: str = field(repr=False)
+    email: str = field(repr=False)
+    question: str = field(repr=False)
     consent: bool
 
 

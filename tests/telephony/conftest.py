@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ from datetime import datetime
 
 import pytest
 import uvicorn
-from loguru import logger
 
+from hotline import logs
 from hotline.settings import Settings, load_settings
 from telephony.line import CallPolicy
 from telephony.simulator import TwilioSimulator, fluent
@@ -33,8 +32,7 @@ TUESDAY_10 = berlin(2026, 12, 1, 10, 0)  # open
 SUNDAY_10 = berlin(2026, 12, 6, 10, 0)  # closed; opens Monday 9:00
 STAFF_NUMBER = "+4964410000000"  # transfer.staff_number in config/hotline.yaml
 
-logger.remove()
-logger.add(sys.stderr, level="WARNING")  # pipecat logs DEBUG by default
+logs.route_pipecat()  # pipecat logs DEBUG by default; as served, its warnings reach `logging` (and caplog)
 
 
 class MovableClock:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from hotline import logs
 from review.store import TranscriptStore
 from tests.widget.conftest import widget_server
 from tests.widget.test_socket import next_json, session
@@ -96,3 +98,24 @@ async def test_a_callback_the_store_cannot_take_is_reported_and_the_conversation
             reply = await next_json(ws)
             assert reply["type"] == "reply" and "63 euros" in reply["answer"]
     store.close()
+
+
+async def test_a_widget_conversation_and_callback_leave_no_words_name_or_number_in_the_log(
+        voice_services, own_store, caplog):
+    logs.keep_contents_out()  # as `hotline serve` and the app factory set up logging
+    caplog.set_level(logging.DEBUG)
+    name, number, email = "Oksana Kovalenko", "+49 171 7654321", "oksana.k@example.org"
+    with widget_server(voice_services, own_store) as server:
+        async with session(server) as ws:
+            await ws.send(json.dumps({"type": "text", "text": QUESTION}))
+            assert (await next_json(ws))["type"] == "reply"
+            await ws.send(json.dumps({"type": "callback", "name": name, "phone": number, "email": email,
+                                      "question": "Mein Visum läuft ab", "consent": True}))
+            while (message := await next_json(ws))["type"] != "callback":
+                assert message["type"] != "error", message
+        detail = await the_call(own_store)
+    assert detail.turns and caplog.records
+    secrets = [QUESTION, "Deutschlandticket", "63 euros", name, "Kovalenko", "7654321", email, "Visum"]
+    lines = [r.getMessage() + (logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
+             for r in caplog.records]
+    assert not [line[:200] for line in lines for secret in secrets if secret.lower() in line.lower()]
