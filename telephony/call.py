@@ -76,6 +76,8 @@ class PhoneCall:
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_activity = time.monotonic()
         self._prompted = False
+        self._menu_due = grant.resume != RESUME_CALLBACK  # the menu, if the caller says nothing after the welcome
+        self._welcomed = False
         self._cuts = 0  # our own speech stops when this changes (barge-in, a key)
         self._after_interruption: list[SpokenPart] = []
         self._winding_down: str | None = None  # after a fault: the outcome the call ends with after the offer
@@ -131,7 +133,8 @@ class PhoneCall:
         if self.grant.resume == RESUME_CALLBACK:
             await self._offer_callback()
             return
-        await self._play_parts(self.line.greeting.parts)
+        await self._play_parts(self.line.greeting.welcome)
+        self._welcomed = True  # the silence before the menu counts from the welcome's end, not its rendering
 
     async def _play_parts(self, parts: list[SpokenPart]) -> None:
         cuts = self._cuts
@@ -218,6 +221,7 @@ class PhoneCall:
     def on_caller_activity(self) -> None:
         self._last_activity = time.monotonic()
         self._prompted = False
+        self._menu_due = False  # a caller who spoke or pressed a key knows what to do
 
     def on_interrupted(self) -> None:
         self._cuts += 1
@@ -345,6 +349,12 @@ class PhoneCall:
                 return
             if self.agent.caller_speaking() or self.agent.bot_speaking():
                 self._last_activity = now
+                if self.agent.caller_speaking():
+                    self._menu_due = False
+            elif self._menu_due and self._welcomed and now - self._last_activity >= policy.menu_after_silence_s:
+                self._menu_due = False
+                self._last_activity = now
+                await self._play_parts(self.line.greeting.menu)
             elif now - self._last_activity >= policy.silence_prompt_s:
                 self._last_activity = now
                 if self._prompted or self._winding_down is not None:

@@ -64,6 +64,8 @@ class TelephonyConfig(Section):
     max_concurrent_calls: int = Field(default=8, ge=1, le=1000)
     max_call_minutes: float = Field(default=15.0, ge=1.0, le=240.0)
     silence_prompt_s: float = Field(default=12.0, ge=3.0, le=120.0)
+    # The language menu is not part of the welcome: it plays when the caller says nothing this long after it.
+    menu_after_silence_s: float = Field(default=4.0, ge=1.0, le=60.0)
 
 
 class TelephonySettings(PipelineSettings, Protocol):

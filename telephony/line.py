@@ -36,12 +36,14 @@ class CallPolicy:
 
     max_call_s: float = 15 * 60
     silence_prompt_s: float = 12.0
+    menu_after_silence_s: float = 4.0  # a caller silent this long after the welcome hears the language menu
     mark_grace_s: float = 5.0  # wait this long past the expected end of our audio for Twilio's mark
 
     @classmethod
     def from_settings(cls, settings: TelephonySettings) -> CallPolicy:
         section = settings.telephony
-        return cls(max_call_s=section.max_call_minutes * 60, silence_prompt_s=section.silence_prompt_s)
+        return cls(max_call_s=section.max_call_minutes * 60, silence_prompt_s=section.silence_prompt_s,
+                   menu_after_silence_s=section.menu_after_silence_s)
 
 
 @dataclass

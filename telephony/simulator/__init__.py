@@ -317,6 +317,11 @@ class MediaStream:
     def playing(self) -> bool:
         return time.monotonic() < self._playback_end
 
+    @property
+    def playback_end(self) -> float:
+        """When the bot's audio stops (stopped) playing at the caller's ear: monotonic time."""
+        return self._playback_end
+
     async def wait_until(self, condition: Callable[[], bool], timeout_s: float, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout_s
         while not condition():
