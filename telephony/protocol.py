@@ -87,10 +87,10 @@ def parse_message(text: str) -> dict[str, Any]:
         raise MalformedMessage(f"message of {len(text)} characters")
     try:
         message = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # nesting too deep to parse is no JSON Twilio sends
         raise MalformedMessage("not JSON") from None
-    if not isinstance(message, dict) or message.get("event") not in EVENTS:
-        event = message.get("event") if isinstance(message, dict) else type(message).__name__
+    event = message.get("event") if isinstance(message, dict) else type(message).__name__
+    if not isinstance(event, str) or event not in EVENTS:  # a list or object as the event is unhashable
         raise MalformedMessage(f"not a Media Streams event ({str(event)[:40]!r})")
     return message
 

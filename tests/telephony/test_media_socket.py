@@ -55,6 +55,8 @@ async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server)
         refused = {
             "not JSON": ["hello"],
             "JSON but no event": ['[1, 2, 3]'],
+            "an event that is a list": ['{"event": []}'],
+            "nesting too deep to parse": ["[" * 30_000 + "]" * 30_000],
             "binary": [b"\x00\x01\x02"],
             "media before start": [connected, json.dumps({"event": "media", "media": {"payload": "AAAA"}})],
             "no token": [connected, start(other.call_sid, None, account)],
@@ -82,7 +84,9 @@ async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server)
     json.dumps({"event": "media", "media": {"payload": "***not base64***"}}),
     json.dumps({"event": "dtmf", "dtmf": {"digit": "X"}}),
     json.dumps({"event": "surprise"}),
-], ids=["not-json", "bad-payload", "bad-digit", "unknown-event"])
+    json.dumps({"event": {"media": 1}}),
+    '{"event": "media", "media": ' + "[" * 30_000 + "]" * 30_000 + "}",
+], ids=["not-json", "bad-payload", "bad-digit", "unknown-event", "unhashable-event", "too-deep"])
 async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store, garbage):
     call = await twilio.incoming_call()
     stream = MediaStream(call, twilio.server_url.replace("http", "ws") + "/twilio/media")
