@@ -21,6 +21,7 @@ import uvicorn
 from loguru import logger
 
 from hotline.settings import Settings, load_settings
+from hotline.websocket_protocol import WebSocketProtocol
 from telephony.line import CallPolicy
 from telephony.simulator import TwilioSimulator, fluent
 from telephony.simulator.fake_api import FakeTwilioApi
@@ -100,7 +101,9 @@ def serve(voice_services, dialogue, api: FakeTwilioApi, store, policy: CallPolic
     clock = MovableClock(TUESDAY_10)
     app = create_app(Services(settings, dialogue))
     app.include_router(create_twilio_router(settings, voice_services, store, clock=clock, policy=policy))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # The WebSocket settings of `hotline serve`: its frame limit and its protocol.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_max_size=1_048_576,
+                                           ws=WebSocketProtocol))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -98,3 +99,18 @@ async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store,
     finally:
         await stream.close()
     assert (await completed_call(store, call.call_sid)).call.outcome == "protocol_error"
+
+
+async def test_an_upgrade_request_that_cannot_be_read_is_answered_and_closed(server) -> None:
+    """Found by fuzzing: a control character in a header left the connection open and unanswered, for good."""
+    port = urlsplit(server.url).port
+    request = (f"GET /twilio/media HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: cQivi0q2iqWve4icqR5Aig==\r\nSec-WebSocket-Version: 13\r\n"
+               "Origin: \x01\r\n\r\n")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request.encode())
+        answer = await asyncio.wait_for(reader.read(), 5)  # to the end: the server closes the connection
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
