@@ -177,7 +177,7 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
             return await super().deserialize(data)
         if event == "dtmf":
             digit = message.get("dtmf", {}).get("digit") if isinstance(message.get("dtmf"), dict) else None
-            if digit not in DTMF_KEYS:
+            if not isinstance(digit, str) or digit not in DTMF_KEYS:  # a list or object is unhashable
                 raise MalformedMessage(f"dtmf digit {str(digit)[:8]!r}")
             return await super().deserialize(data)
         if event == "mark":

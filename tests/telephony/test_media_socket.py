@@ -86,8 +86,10 @@ async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server)
     json.dumps({"event": "dtmf", "dtmf": {"digit": "X"}}),
     json.dumps({"event": "surprise"}),
     json.dumps({"event": {"media": 1}}),
+    json.dumps({"event": "dtmf", "dtmf": {"digit": ["1"]}}),
     '{"event": "media", "media": ' + "[" * 30_000 + "]" * 30_000 + "}",
-], ids=["not-json", "bad-payload", "bad-digit", "unknown-event", "unhashable-event", "too-deep"])
+], ids=["not-json", "bad-payload", "bad-digit", "unknown-event", "unhashable-event", "unhashable-digit",
+        "too-deep"])
 async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store, garbage):
     call = await twilio.incoming_call()
     stream = MediaStream(call, twilio.server_url.replace("http", "ws") + "/twilio/media")
