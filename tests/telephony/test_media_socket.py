@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from urllib.parse import urlsplit
 
 import httpx
@@ -116,3 +117,26 @@ async def test_an_upgrade_request_that_cannot_be_read_is_answered_and_closed(ser
     finally:
         writer.close()
     assert answer.startswith(b"HTTP/1.1 400 "), answer
+
+
+async def test_a_text_frame_that_is_not_utf8_closes_the_socket_with_one_warning(server, caplog) -> None:
+    """Found by fuzzing: each such frame logged an ERROR with a traceback (uvicorn's logger, which does not
+    propagate: its records are caught here directly)."""
+    uvicorn_log = logging.getLogger("uvicorn")
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            async with connect(server.url.replace("http", "ws") + "/twilio/media") as socket:
+                await socket.send(b'{"event": "\xc3"}', text=True)
+                try:
+                    async with asyncio.timeout(5):
+                        async for _ in socket:
+                            pass
+                except ConnectionClosed:
+                    pass
+            assert socket.close_code == 1007
+            await asyncio.sleep(0.2)
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert any("not UTF-8" in r.getMessage() for r in caplog.records)
