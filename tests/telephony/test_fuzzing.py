@@ -45,7 +45,8 @@ SEED = 20261203
 # How many inputs each fuzzer sends at least (frames on the sockets, requests on the webhooks).
 QUOTA = {"media handshake": 300, "media mid-call": 250, "widget": 300, "webhooks": 300}
 CLOSE_WITHIN_S = 10.0  # a socket that sent something malformed is closed by then, or it hangs
-POLICY_VIOLATION, ABNORMAL = 1008, 1006  # close codes: how refusals close; no close frame at all
+# Close codes: how refusals close, how a text frame that is not UTF-8 closes; no close frame at all.
+POLICY_VIOLATION, INVALID_DATA, ABNORMAL = 1008, 1007, 1006
 PACE_S = 0.01  # between two inputs of one fuzzer: the real call gets its share of the two cores
 
 
@@ -141,9 +142,19 @@ def deep_json(rng: random.Random) -> str:
     return '{"event":' + opener * depth + "1" + closer * depth + "}"
 
 
+class NotUtf8(bytes):
+    """A text frame whose bytes are not UTF-8 (no browser or Twilio sends one)."""
+
+
+async def send(socket: ClientConnection, frame: str | bytes) -> None:
+    await socket.send(frame, text=True) if isinstance(frame, NotUtf8) else await socket.send(frame)
+
+
 def junk_frame(rng: random.Random) -> str | bytes:
     """Something no client of ours would send: random bytes or text, broken or deep JSON, the wrong shape."""
-    choice = rng.randrange(8)
+    choice = rng.randrange(9)
+    if choice == 8:
+        return NotUtf8(rng.choice([b"\xff", b'{"event": "\xc3"}', b'{"type": "text", "text": "\xed\xa0\x80"}']))
     if choice == 0:
         return rng.randbytes(rng.choice([0, 1, 3, 7, 160, 1001]))
     if choice == 1:
@@ -232,7 +243,7 @@ class Fuzz:
         self.sent: Counter[str] = Counter()
         self.findings: list[str] = []
         self.refusals: Counter[str] = Counter()  # close codes and HTTP statuses, for the report
-        self.fuzz_calls: list[str] = []
+        self.fuzz_calls: dict[str, int | None] = {}  # call SID: the code its socket was closed with
         self.call_over = asyncio.Event()
 
     def rng(self, target: str) -> random.Random:
@@ -283,12 +294,12 @@ async def fuzz_media_handshake(fuzz: Fuzz) -> None:
         async with connect(fuzz.ws_url + path if path != "/twilio/media" else url, max_size=2**20) as socket:
             for frame in frames:
                 try:
-                    await socket.send(frame)
+                    await send(socket, frame)
                     fuzz.sent[target] += 1
                 except ConnectionClosed:
                     break
             code = await wait_closed(socket)
-        if code != POLICY_VIOLATION:  # None: left open; 1006: dropped without a close frame
+        if code not in (POLICY_VIOLATION, INVALID_DATA):  # None: left open; 1006: dropped without a close frame
             fuzz.findings.append(f"media handshake: closed with {code} after {[str(f)[:120] for f in frames]}")
         fuzz.refusals[f"media handshake closed {code}"] += 1
         await asyncio.sleep(PACE_S)
@@ -330,7 +341,7 @@ async def fuzz_media_mid_call(fuzz: Fuzz, twilio: TwilioSimulator) -> None:
     rng, target = fuzz.rng("media mid-call"), "media mid-call"
     while fuzz.more(target):
         call = await twilio.incoming_call()
-        fuzz.fuzz_calls.append(call.call_sid)
+        fuzz.fuzz_calls[call.call_sid] = None
         url = fuzz.ws_url + urlsplit(call.twiml.stream_url or "").path
         stream_sid = new_sid("MZ")
         template = twilio_messages(call.call_sid, stream_sid, call.twiml.parameters["token"], rng)
@@ -343,7 +354,7 @@ async def fuzz_media_mid_call(fuzz: Fuzz, twilio: TwilioSimulator) -> None:
             drain = asyncio.create_task(wait_closed(socket, 60))
             for index, frame in enumerate(frames):
                 try:
-                    await socket.send(frame)
+                    await send(socket, frame)
                     fuzz.sent[target] += 1
                 except ConnectionClosed:
                     if index < len(frames) - 2:  # an odd but harmless message ended the call
@@ -358,6 +369,7 @@ async def fuzz_media_mid_call(fuzz: Fuzz, twilio: TwilioSimulator) -> None:
                 fuzz.findings.append(f"media mid-call: call left open after {str(frames[-1])[:120]}")
         if code == ABNORMAL:
             fuzz.findings.append(f"media mid-call: dropped without a close frame after {str(frames[-2])[:120]}")
+        fuzz.fuzz_calls[call.call_sid] = code
         fuzz.refusals[f"media mid-call closed {code}"] += 1
         await asyncio.sleep(50 * PACE_S)  # each of these calls is a pipeline of its own
 
@@ -465,7 +477,7 @@ async def fuzz_widget(fuzz: Fuzz, worker: int) -> None:
             continue
         async with socket:
             try:
-                await socket.send(hello)
+                await send(socket, hello)
                 fuzz.sent[target] += 1
                 ready = json.loads(await asyncio.wait_for(socket.recv(), CLOSE_WITHIN_S))
             except (ConnectionClosed, TimeoutError, TypeError, ValueError):
@@ -480,7 +492,7 @@ async def fuzz_widget(fuzz: Fuzz, worker: int) -> None:
             drain = asyncio.create_task(wait_closed(socket, 60))
             for frame in frames:
                 try:
-                    await socket.send(frame)
+                    await send(socket, frame)
                     fuzz.sent[target] += 1
                 except ConnectionClosed:
                     break
@@ -610,9 +622,11 @@ async def test_a_thousand_malformed_inputs_leave_a_live_call_and_the_server_unha
     assert detail.call.outcome == "hung_up"
     [turn] = detail.turns
     assert (turn.language, turn.action, turn.topic) == ("de", "answer", "address-registration")
-    for call_sid in fuzz.fuzz_calls:  # each fuzzed call was closed for its malformed message, and recorded
+    for call_sid, code in fuzz.fuzz_calls.items():  # each was closed for its malformed message, and recorded
         record = await completed_call(store, call_sid)
-        assert record.call.outcome == "protocol_error", (call_sid, record.call.outcome)
+        # Text that is not UTF-8 is refused below the call (1007): to the call, the caller just left.
+        expected = "hung_up" if code == INVALID_DATA else "protocol_error"
+        assert record.call.outcome == expected, (call_sid, code, record.call.outcome)
 
     async with httpx.AsyncClient() as client:
         assert (await client.get(fuzz_server.url + "/healthz")).status_code == 200
