@@ -488,9 +488,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(Services(settings=settings, dialogue=dialogue, store=store, voice=voice, sink=sink))
     print(f"hotline: serving on http://{host}:{port}  (API docs: http://{host}:{port}/docs)", flush=True)
     print(f"hotline: the voice widget demo is at http://{host}:{port}/ and the review UI at /review", flush=True)
-    # Refuse huge WebSocket frames before they are held in memory (the widget sends 100 ms of audio a frame).
-    # log_config=None: uvicorn keeps the logging set up in `logs` (its access lines without query strings).
-    uvicorn.run(app, host=host, port=port, log_config=None, ws_max_size=1_048_576)
+    from hotline.websocket_protocol import WebSocketProtocol
+
+    # Refuse huge WebSocket frames before they are held in memory (the widget sends 100 ms of audio a frame);
+    # an upgrade request that cannot be read is answered and closed, not left open. log_config=None: uvicorn
+    # keeps the logging set up in `logs` (its access lines without query strings).
+    uvicorn.run(app, host=host, port=port, log_config=None, ws_max_size=1_048_576, ws=WebSocketProtocol)
     return 0
 
 

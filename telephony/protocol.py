@@ -87,10 +87,10 @@ def parse_message(text: str) -> dict[str, Any]:
         raise MalformedMessage(f"message of {len(text)} characters")
     try:
         message = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # nesting too deep to parse is no JSON Twilio sends
         raise MalformedMessage("not JSON") from None
-    if not isinstance(message, dict) or message.get("event") not in EVENTS:
-        event = message.get("event") if isinstance(message, dict) else type(message).__name__
+    event = message.get("event") if isinstance(message, dict) else type(message).__name__
+    if not isinstance(event, str) or event not in EVENTS:  # a list or object as the event is unhashable
         raise MalformedMessage(f"not a Media Streams event ({str(event)[:40]!r})")
     return message
 
@@ -177,7 +177,7 @@ class TwilioMediaSerializer(TwilioFrameSerializer):
             return await super().deserialize(data)
         if event == "dtmf":
             digit = message.get("dtmf", {}).get("digit") if isinstance(message.get("dtmf"), dict) else None
-            if digit not in DTMF_KEYS:
+            if not isinstance(digit, str) or digit not in DTMF_KEYS:  # a list or object is unhashable
                 raise MalformedMessage(f"dtmf digit {str(digit)[:8]!r}")
             return await super().deserialize(data)
         if event == "mark":

@@ -105,6 +105,10 @@ class OriginPolicy:
             return False
         if normalized != origin.lower().rstrip("/"):
             return False  # a path, credentials or odd spelling: not an origin a browser sends
-        if host and normalized == origin_of(f"{'https' if secure else 'http'}://{host}"):
-            return True
+        if host:
+            try:
+                if normalized == origin_of(f"{'https' if secure else 'http'}://{host}"):
+                    return True
+            except ValueError:  # a Host header no browser sends ('[::1', 'a:99999'): not the same origin then
+                pass
         return normalized in self._exact or any(p.match(normalized) for p in self._patterns)

@@ -20,6 +20,7 @@ import uvicorn
 
 from hotline import logs
 from hotline.settings import Settings, load_settings
+from hotline.websocket_protocol import WebSocketProtocol
 from telephony.line import CallPolicy
 from telephony.simulator import TwilioSimulator, fluent
 from telephony.simulator.fake_api import FakeTwilioApi
@@ -83,8 +84,9 @@ def store(tmp_path_factory):
 
 @contextmanager
 def serve(voice_services, dialogue, api: FakeTwilioApi, store, policy: CallPolicy | None = None,
-          max_calls: int = 50) -> Iterator[RunningServer]:
-    """The app as `hotline serve` builds it, with the Twilio router mounted, on a free loopback port."""
+          max_calls: int = 50, widget: bool = False) -> Iterator[RunningServer]:
+    """The app as `hotline serve` builds it, with the Twilio router mounted (and the widget's, if asked), on a
+    free loopback port."""
     from hotline.app import Services, create_app
     from telephony.router import create_twilio_router
 
@@ -97,8 +99,14 @@ def serve(voice_services, dialogue, api: FakeTwilioApi, store, policy: CallPolic
     })
     clock = MovableClock(TUESDAY_10)
     app = create_app(Services(settings, dialogue))
+    if widget:
+        from telephony.widget import create_widget_router
+
+        app.include_router(create_widget_router(voice_services, store, config=settings.widget, clock=clock))
     app.include_router(create_twilio_router(settings, voice_services, store, clock=clock, policy=policy))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    # The WebSocket settings of `hotline serve`: its frame limit and its protocol.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws_max_size=1_048_576,
+                                           ws=WebSocketProtocol))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -55,6 +57,8 @@ async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server)
         refused = {
             "not JSON": ["hello"],
             "JSON but no event": ['[1, 2, 3]'],
+            "an event that is a list": ['{"event": []}'],
+            "nesting too deep to parse": ["[" * 30_000 + "]" * 30_000],
             "binary": [b"\x00\x01\x02"],
             "media before start": [connected, json.dumps({"event": "media", "media": {"payload": "AAAA"}})],
             "no token": [connected, start(other.call_sid, None, account)],
@@ -82,7 +86,11 @@ async def test_bad_sockets_are_closed_and_a_live_call_carries_on(twilio, server)
     json.dumps({"event": "media", "media": {"payload": "***not base64***"}}),
     json.dumps({"event": "dtmf", "dtmf": {"digit": "X"}}),
     json.dumps({"event": "surprise"}),
-], ids=["not-json", "bad-payload", "bad-digit", "unknown-event"])
+    json.dumps({"event": {"media": 1}}),
+    json.dumps({"event": "dtmf", "dtmf": {"digit": ["1"]}}),
+    '{"event": "media", "media": ' + "[" * 30_000 + "]" * 30_000 + "}",
+], ids=["not-json", "bad-payload", "bad-digit", "unknown-event", "unhashable-event", "unhashable-digit",
+        "too-deep"])
 async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store, garbage):
     call = await twilio.incoming_call()
     stream = MediaStream(call, twilio.server_url.replace("http", "ws") + "/twilio/media")
@@ -94,3 +102,41 @@ async def test_a_malformed_message_mid_call_closes_that_call_only(twilio, store,
     finally:
         await stream.close()
     assert (await completed_call(store, call.call_sid)).call.outcome == "protocol_error"
+
+
+async def test_an_upgrade_request_that_cannot_be_read_is_answered_and_closed(server) -> None:
+    """Found by fuzzing: a control character in a header left the connection open and unanswered, for good."""
+    port = urlsplit(server.url).port
+    request = (f"GET /twilio/media HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: cQivi0q2iqWve4icqR5Aig==\r\nSec-WebSocket-Version: 13\r\n"
+               "Origin: \x01\r\n\r\n")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request.encode())
+        answer = await asyncio.wait_for(reader.read(), 5)  # to the end: the server closes the connection
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+
+
+async def test_a_text_frame_that_is_not_utf8_closes_the_socket_with_one_warning(server, caplog) -> None:
+    """Found by fuzzing: each such frame logged an ERROR with a traceback (uvicorn's logger, which does not
+    propagate: its records are caught here directly)."""
+    uvicorn_log = logging.getLogger("uvicorn")
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING):
+            async with connect(server.url.replace("http", "ws") + "/twilio/media") as socket:
+                await socket.send(b'{"event": "\xc3"}', text=True)
+                try:
+                    async with asyncio.timeout(5):
+                        async for _ in socket:
+                            pass
+                except ConnectionClosed:
+                    pass
+            assert socket.close_code == 1007
+            await asyncio.sleep(0.2)
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert any("not UTF-8" in r.getMessage() for r in caplog.records)

@@ -37,6 +37,9 @@ def test_the_origin_allow_list_admits_configured_sites_loopback_and_the_server_i
     assert not allows("https://localhost:8000")
     assert not allows(None) and not allows("null") and not allows("")
     assert not allows("https://www.welcomecenter-mittelhessen.de/path")
+    for host in ("[::1", "a:99999", "[", "x:y"):  # found by fuzzing: these raised ValueError (HTTP 500)
+        assert not allows("http://10.0.0.5:8000", host=host)
+        assert allows("https://hotline.example.org", host=host)
 
 
 def test_a_misspelt_origin_in_the_config_is_refused_with_the_fix() -> None:
