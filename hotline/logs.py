@@ -46,7 +46,8 @@ def _to_logging(message) -> None:
     record = message.record
     level = record["level"].no
     # loguru's levels are logging's numbers (WARNING 30, ERROR 40); its own SUCCESS (25) and TRACE (5) map near.
-    logging.getLogger(f"pipecat.{record['name']}" if record["name"] else "pipecat").log(
+    name = record["name"] or "pipecat"  # the module, "pipecat.transports..."
+    logging.getLogger(name if name.startswith("pipecat") else f"pipecat.{name}").log(
         level, "%s", record["message"].splitlines()[0] if record["message"] else "")
 
 

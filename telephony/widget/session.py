@@ -97,6 +97,7 @@ class WidgetSession:
         self._queue: asyncio.Queue[np.ndarray | ClientMessage] = asyncio.Queue(maxsize=512)
         self._send_lock = asyncio.Lock()
         self._answers: set[asyncio.Task[None]] = set()
+        self._gone = False  # the socket was closed under us; nothing more is sent
         self._typed = asyncio.Lock()  # typed questions are answered one after the other
         self._captioned = ""  # the last text shown as a caption, so its audio is not captioned twice
         self._final = ""  # the last final transcript sent, and when
@@ -358,14 +359,22 @@ class WidgetSession:
             await self._send_json("barge_in")
 
     async def _send_json(self, kind: str, **fields: Any) -> None:
-        async with self._send_lock:
-            if self.ws.application_state == WebSocketState.CONNECTED:
-                await self.ws.send_text(message(kind, **fields))
+        await self._send(self.ws.send_text, message(kind, **fields))
 
     async def _send_bytes(self, data: bytes) -> None:
+        await self._send(self.ws.send_bytes, data)
+
+    async def _send(self, send: Any, data: str | bytes) -> None:
         async with self._send_lock:
-            if self.ws.application_state == WebSocketState.CONNECTED:
-                await self.ws.send_bytes(data)
+            if self._gone or self.ws.application_state != WebSocketState.CONNECTED:
+                return
+            try:
+                await send(data)
+            except (RuntimeError, WebSocketDisconnect):
+                # The visitor left, or the server closed the socket under us (a frame it could not read: 1007,
+                # 1009) while the app still thought it open: what is left to send has no one to go to. The reader sees the close
+                # and ends the session as the visitor leaving; nothing here is a fault.
+                self._gone = True
 
 
 def reply_payload(reply: Reply) -> dict[str, Any]:
