@@ -279,7 +279,8 @@ class PhoneCall:
         self.outcome, self.serializer.hang_up_on_end = outcome, False
         await self.line.handover.hold(self.call_sid, self.agent.earlier_question(), self.line.clock())
         try:
-            await self.line.control.update(self.call_sid, twiml.dial(self.line.staff_line(language)))
+            await self.line.control.update(self.call_sid,
+                                           twiml.dial(self.line.staff_line(language, self.call_sid)))
         except CallControlError as exc:
             log.error("call %s: transfer failed: %s", self.call_sid, exc)
             self.agent.recorder.note_error(f"transfer: {str(exc)[:300]}")

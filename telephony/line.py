@@ -75,10 +75,13 @@ class PhoneLine:
     def is_open(self) -> bool:
         return self.services.dialogue.hours.is_open(self.clock())
 
-    def staff_line(self, language: str) -> twiml.StaffLine:
+    def staff_line(self, language: str, call_sid: str | None = None) -> twiml.StaffLine:
+        """With the call's SID, staff hear the whisper (language, question) before they are put through.
+        Twilio requests that URL with the staff leg's own CallSid, so the caller's travels in the query."""
         transfer = self.settings.transfer
+        whisper = self.url("/whisper", call=call_sid, lang=language) if call_sid else None
         return twiml.StaffLine(transfer.staff_number, transfer.caller_id, transfer.ring_timeout_s,
-                               self.url("/dial-result", lang=language))
+                               self.url("/dial-result", lang=language), whisper)
 
     def busy_twiml(self) -> str:
         """All lines taken: say so in German and English, and put the caller through while staff are in."""
