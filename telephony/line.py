@@ -16,6 +16,7 @@ from telephony.greeting import PhoneGreeting
 from telephony.handover import Handover
 from telephony.rest import CallControl
 from telephony.signatures import WebhookVerifier
+from telephony.sms import TextMessages
 from telephony.tokens import StreamTokens
 
 PHONE_RATE = 8000
@@ -60,6 +61,7 @@ class PhoneLine:
     # What a caller put through to staff had come with, for the callback offered if staff do not answer
     # (that happens on a new media stream, with a new agent, maybe on another instance).
     handover: Handover
+    texts: TextMessages  # links by SMS, with the caller's consent (`twilio.sms_from`)
     prefix: str = "/twilio"
 
     def url(self, path: str, **query: str) -> str:

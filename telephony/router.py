@@ -36,6 +36,7 @@ from telephony.line import PHONE_RATE, CallPolicy, Clock, PhoneLine
 from telephony.protocol import StreamRejected, read_stream_start
 from telephony.rest import CallControl
 from telephony.signatures import WebhookVerifier
+from telephony.sms import TextMessages
 from telephony.tokens import DEFAULT_TTL_S, RESUME_CALLBACK, InvalidStreamToken, StreamGrant, StreamTokens
 from telephony.whisper import Whisper
 
@@ -68,15 +69,16 @@ def create_twilio_router(
     replayed voice webhook gets no stream on another instance either."""
     twilio = settings.twilio
     policy = policy or CallPolicy.from_settings(settings)
+    control = control or CallControl(twilio.account_sid, twilio.auth_token, twilio.api_base_url)
     line = PhoneLine(
-        settings=settings, services=voice, sink=sink, clock=clock,
-        control=control or CallControl(twilio.account_sid, twilio.auth_token, twilio.api_base_url),
+        settings=settings, services=voice, sink=sink, clock=clock, control=control,
         tokens=StreamTokens.from_auth_token(twilio.auth_token, token_ttl_s),
         slots=CallSlots(settings.telephony.max_concurrent_calls, hold_s=token_ttl_s),
         seen=SeenCalls(known=known_calls),
         verifier=WebhookVerifier(twilio.auth_token, settings.server.public_url),
         greeting=PhoneGreeting(voice, PHONE_RATE), policy=policy,
         handover=Handover(transfers or (sink if isinstance(sink, TransferQuestions) else QuestionsInMemory())),
+        texts=TextMessages(control.client, twilio.sms_from),
     )
     if prepare_greeting:
         # The first caller should not wait for the greeting to be synthesised.
