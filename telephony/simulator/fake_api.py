@@ -43,6 +43,7 @@ class FakeTwilioApi:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.requests: list[ApiRequest] = []
+        self._messages: list[ApiRequest] = []  # text messages accepted (answered 201)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._failing: tuple[int, str | None] | None = None  # (status, only this call or any)
@@ -96,10 +97,13 @@ class FakeTwilioApi:
         return [r for r in self.for_call(call_sid) if r.form.get("Status") == "completed"]
 
     def messages(self, to: str | None = None) -> list[ApiRequest]:
-        """Text messages accepted (POST .../Messages.json, authorized), to `to` or to anyone."""
+        """Text messages accepted (POST .../Messages.json answered 201), to `to` or to anyone."""
         with self._lock:
-            return [r for r in self.requests if r.authorized and _MESSAGES.match(r.path)
-                    and (to is None or r.form.get("To") == to)]
+            return [r for r in self._messages if to is None or r.form.get("To") == to]
+
+    def accept_message(self, request: ApiRequest) -> None:
+        with self._lock:
+            self._messages.append(request)
 
     def wait_for(self, condition, timeout_s: float = 10.0) -> bool:
         """Poll until `condition()` is true (call it from a thread, or use `asyncio.to_thread`)."""
@@ -120,11 +124,12 @@ class _Handler(BaseHTTPRequestHandler):
         form = {key: values[-1] for key, values in parse_qs(body, keep_blank_values=True).items()}
         match = _CALL.match(self.path)
         authorized = self._authorized()
-        self.api.record(ApiRequest("POST", self.path, form, authorized, match["call"] if match else None))
+        request = ApiRequest("POST", self.path, form, authorized, match["call"] if match else None)
+        self.api.record(request)
         if not authorized:
             return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
         if (message := _MESSAGES.match(self.path)) and message["account"] == self.api.account_sid:
-            return self._message(form)
+            return self._message(request)
         if not match or match["account"] != self.api.account_sid:
             return self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
         failure = self.api.failure_for(match["call"])
@@ -134,7 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json(200, {"sid": match["call"], "account_sid": self.api.account_sid, "status": status,
                                 "uri": self.path})
 
-    def _message(self, form: dict[str, str]) -> None:
+    def _message(self, request: ApiRequest) -> None:
+        form = request.form
         failure = self.api.failure_for(None)
         if failure is not None:
             return self._json(failure, {"code": 20500, "message": "Internal Server Error", "status": failure})
@@ -142,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"code": 21604, "message": "A 'To', 'From' and 'Body' are required",
                                     "status": 400})
         sid = "SM" + uuid.uuid4().hex
+        self.api.accept_message(request)
         return self._json(201, {"sid": sid, "account_sid": self.api.account_sid, "to": form["To"],
                                 "from": form.get("From"), "body": form["Body"], "status": "queued",
                                 "uri": f"/2010-04-01/Accounts/{self.api.account_sid}/Messages/{sid}.json"})

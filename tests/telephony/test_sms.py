@@ -44,6 +44,17 @@ def test_the_message_names_the_topic_in_the_callers_language_with_links_and_cont
     assert 2 <= len(lines) - 2 <= 4
 
 
+def test_after_a_noted_callback_the_message_says_so_with_the_contact(dialogue, settings):
+    from pipeline.dialogue import Reply
+
+    callback = Reply("tr", "answer", dialogue.phrases.say("tr", "callback_saved"), intent="callback")
+    body = link_message(callback, dialogue.knowledge.topics, dialogue.phrases).body(dialogue.phrases,
+                                                                                       settings.operator)
+    operator = settings.operator
+    contact = f"İletişim: {operator.phone}, {operator.email}, {operator.website}"
+    assert body.split("\n") == ["Welcomecenter Mittelhessen: Geri arama talebiniz alındı", contact]
+
+
 async def test_the_real_twilio_client_sends_one_message_through_the_messages_api(fake_api):
     texts = TextMessages(CallControl(ACCOUNT_SID, AUTH_TOKEN, fake_api.base_url).client, SENDER)
     to = "+4917600000001"
@@ -56,6 +67,18 @@ async def test_the_real_twilio_client_sends_one_message_through_the_messages_api
     with pytest.raises(SmsError):
         await TextMessages(texts.client, None).send("CA" + "5" * 32, to, "Hallo")  # no sender configured
     assert len(fake_api.messages(to)) == 1
+
+
+async def test_a_message_twilio_refuses_raises_without_the_number_in_the_error(fake_api):
+    texts = TextMessages(CallControl(ACCOUNT_SID, AUTH_TOKEN, fake_api.base_url).client, SENDER)
+    fake_api.fail(500)
+    try:
+        with pytest.raises(SmsError) as refused:
+            await texts.send("CA" + "6" * 32, "+4917600000002", "Hallo")
+    finally:
+        fake_api.recover()
+    assert "500" in str(refused.value) and "17600000002" not in str(refused.value)
+    assert not fake_api.messages("+4917600000002")
 
 
 async def test_caller_who_presses_1_after_the_offer_gets_one_text_message_with_the_links(texting_server, speech):
