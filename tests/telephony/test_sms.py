@@ -4,6 +4,7 @@ number that can receive one, through the real `twilio` client against the local 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -11,6 +12,7 @@ from telephony.rest import CallControl
 from telephony.sms import SmsError, TextMessages, can_receive_sms, link_message
 from tests.telephony.conftest import ACCOUNT_SID, AUTH_TOKEN, TUESDAY_10, completed_call, serve
 from tests.telephony.test_calls import QUESTION, choose_german
+from tests.telephony.test_quiet_logs import leaked
 
 SENDER = "+4915799990000"
 MOBILE = "+4915112345678"
@@ -81,7 +83,9 @@ async def test_a_message_twilio_refuses_raises_without_the_number_in_the_error(f
     assert not fake_api.messages("+4917600000002")
 
 
-async def test_caller_who_presses_1_after_the_offer_gets_one_text_message_with_the_links(texting_server, speech):
+async def test_caller_who_presses_1_after_the_offer_gets_one_text_message_with_the_links(texting_server, speech,
+                                                                                          caplog):
+    caplog.set_level(logging.DEBUG)
     call = await texting_server.twilio.incoming_call(from_number=MOBILE)
     async with call.connect() as line:
         await choose_german(line)
@@ -101,6 +105,7 @@ async def test_caller_who_presses_1_after_the_offer_gets_one_text_message_with_t
     detail = await completed_call(texting_server.store, call.call_sid)
     assert [turn.intent for turn in detail.turns][-1] == "sms", [(t.transcript, t.intent) for t in detail.turns]
     assert "sms sent" in [status for status, _ in detail.statuses]
+    assert not leaked(caplog, MOBILE, MOBILE[3:], "Anmeldung Ihrer Wohnung", "gesetze-im-internet")  # nor the log
 
 
 async def test_caller_who_says_yes_gets_the_links_by_text_message(texting_server, speech):
