@@ -398,6 +398,7 @@ class PhoneCall:
                     await self._say_then_end("goodbye", self._winding_down or "silence")
                     return
                 self._prompted = True
+                self.agent.sms_offered = False  # a "yes" to "any more questions?" is no consent to an SMS
                 await self.agent.say_phrase("ask_more")
 
     # --- tasks -------------------------------------------------------------------------------------------
