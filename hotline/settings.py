@@ -62,6 +62,7 @@ ENV_ALIASES = {
     "TWILIO_ACCOUNT_SID": "twilio.account_sid",
     "TWILIO_AUTH_TOKEN": "twilio.auth_token",
     "TWILIO_API_BASE_URL": "twilio.api_base_url",
+    "TWILIO_SMS_FROM": "twilio.sms_from",
     "HOTLINE_PUBLIC_URL": "server.public_url",
 }
 

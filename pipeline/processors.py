@@ -85,6 +85,9 @@ class VoiceAgentProcessor(FrameProcessor):
                 # A choice question is open ("Do you mean A or B? Press 1 or 2"): the key answers it.
                 await self.agent.text(key)
                 return
+            if key == "1" and self.agent.sms_offered:  # "...say yes or press 1": consent, not German
+                await self.agent.text(key)
+                return
             language = self.language_for_key(key)
             if language:
                 self.agent.choose_language(language)

@@ -18,7 +18,8 @@ from voice.vad import EndpointConfig
 
 FIXED_PHRASES = ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low", "no_answer", "emergency",
                  "nothing_to_repeat", "no_details", "language_switched", "apology_fault", "ask_more",
-                 "callback_offer", "callback_saved", "consent_notice", "consent_objected")
+                 "callback_offer", "callback_saved", "consent_notice", "consent_objected",
+                 "sms_offer", "sms_sending", "sms_failed")
 
 
 def answer_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str, str]]:

@@ -97,6 +97,7 @@ class VoiceAgent:
         self.live_playback = live_playback
         self._awaiting_callback = False
         self._callback_question: str | None = None
+        self.sms_offered = False  # "Shall I send you the links by SMS?" was just asked: a yes is consent
         self._callback_request: CallbackRequest | None = None
         self.replies: list[Reply] = []
         self._pending: set[asyncio.Task] = set()
@@ -162,6 +163,11 @@ class VoiceAgent:
         `question` (what the caller wanted, asked before the transfer) or else the question asked on this agent."""
         self._awaiting_callback = True
         self._callback_question = question
+
+    def offer_sms(self) -> None:
+        """The channel just offered the links by SMS: a "yes" (or key 1) next turn is the caller's consent,
+        answered with a reply of intent "sms" that the channel acts on; anything else is a turn as usual."""
+        self.sms_offered = True
 
     def earlier_question(self) -> str:
         """What the caller came with: the last question for the knowledge base (one left unanswered first);
@@ -379,6 +385,16 @@ class VoiceAgent:
             self._awaiting_callback = False
             if "yes" in dialogue.intents.match(text).intents:
                 return self._take_callback(text)
+        if self.sms_offered:
+            self.sms_offered = False
+            said = set(dialogue.intents.match(text).intents)
+            language = self._language()
+            if text.strip() == "1" or "yes" in said:
+                return Reply(language, "answer", dialogue.phrases.say(language, "sms_sending"), intent="sms",
+                             question=text)
+            if "no" in said:  # the refusal is on record as well; nothing is sent
+                return Reply(language, "answer", dialogue.phrases.say(language, "ask_more"),
+                             intent="sms_declined", question=text)
         reply = dialogue.respond(self.conversation, text, self.clock(), spoken)
         if reply.action == "transfer" and not self.can_transfer:
             contact = dialogue.knowledge.topics.get("contact-welcome-center")

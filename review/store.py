@@ -310,6 +310,12 @@ class TranscriptStore:
             session.delete(row)
             return question
 
+    def read_transfer_question(self, call_id: str) -> str | None:
+        """The question kept for this call, left in place (the whisper to staff while the transfer rings)."""
+        with self._sessions.begin() as session:
+            row = session.get(TransferQuestion, call_id)
+            return row.question if row is not None else None
+
     # --- Staff accounts (review.accounts) ------------------------------------------------------------
 
     def add_user(self, name: str, password: str, *, replace_password: bool = False) -> None:

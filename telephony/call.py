@@ -40,6 +40,7 @@ from telephony.line import PHONE_RATE, PhoneLine
 from telephony.processors import MarkAfterPlayback, PhoneKeysProcessor, PlaybackProcessor
 from telephony.protocol import StreamStart, TwilioMediaSerializer
 from telephony.rest import CallControlError
+from telephony.sms import SmsError, SmsOffer, link_message
 from telephony.tokens import RESUME_CALLBACK, StreamGrant
 from voice.audio import Audio
 
@@ -82,6 +83,7 @@ class PhoneCall:
         self._after_interruption: list[SpokenPart] = []
         self._winding_down: str | None = None  # after a fault: the outcome the call ends with after the offer
         self._consent_told = grant.resume == RESUME_CALLBACK  # a caller back from a transfer heard it before
+        self.sms = SmsOffer(caller_number, line.texts.may_send_to(caller_number))
 
     # --- running ----------------------------------------------------------------------------------------
     async def run(self) -> str:
@@ -208,14 +210,20 @@ class PhoneCall:
             outcome = self._winding_down
             self._spawn(self._after_answer(partial(self._say_then_end, "goodbye", outcome), interruptible=False),
                         "goodbye after a fault")
+        elif reply.intent == "sms":  # the caller said yes to the links by SMS
+            self._spawn(self._send_sms(), "text message")
         elif reply.action == "transfer":
             log.info("call %s: transfer asked for; after the caller has heard the reply", self.call_sid)
             self._spawn(self._after_answer(partial(self._transfer, reply.language), interruptible=True),
                         "transfer")
         elif reply.action == "goodbye":
             self._spawn(self._after_answer(partial(self._end, "goodbye"), interruptible=True), "goodbye")
+        self.sms.declined = self.sms.declined or reply.intent == "sms_declined"
+        offer = not self._closing and self._winding_down is None and self.sms.worth_offering(reply)
+        if offer:
+            self._spawn(self._offer_sms(reply), "SMS offer")
         if (reply.intent != "error" and reply.action in ("answer", "clarify") and not self._consent_told
-                and reply.language not in NOTICE_IN_WELCOME):
+                and reply.language not in NOTICE_IN_WELCOME and not offer):  # the offer tells it first
             self._spawn(self._consent_after_answer(reply.language), "consent notice")
 
     def on_caller_activity(self) -> None:
@@ -283,7 +291,8 @@ class PhoneCall:
         self.outcome, self.serializer.hang_up_on_end = outcome, False
         await self.line.handover.hold(self.call_sid, self.agent.earlier_question(), self.line.clock())
         try:
-            await self.line.control.update(self.call_sid, twiml.dial(self.line.staff_line(language)))
+            await self.line.control.update(self.call_sid,
+                                           twiml.dial(self.line.staff_line(language, self.call_sid)))
         except CallControlError as exc:
             log.error("call %s: transfer failed: %s", self.call_sid, exc)
             self.agent.recorder.note_error(f"transfer: {str(exc)[:300]}")
@@ -334,6 +343,44 @@ class PhoneCall:
                 log.exception("call %s: the apology could not be spoken either", self.call_sid)
         await self.worker.queue_frame(EndFrame())
 
+    # --- links by SMS ------------------------------------------------------------------------------------
+    async def _offer_sms(self, reply: Reply) -> None:
+        """Behind the answer's audio (and the transcript notice, if still due): "Shall I text you the links?"."""
+        await self.agent.drain()
+        await self._tell_consent(reply.language)
+        if self._closing:
+            return
+        self.sms.offered = reply
+        self.agent.offer_sms()
+        await self.agent.say_phrase("sms_offer")
+
+    async def _send_sms(self) -> None:
+        """The caller consented: one message with the offered reply's links; the sending goes on record."""
+        offered, self.sms.offered = self.sms.offered, None
+        if offered is None or self.sms.sent or not self.sms.number:
+            return
+        self.sms.sent = True  # one per call, also when this one fails
+        dialogue = self.line.services.dialogue
+        message = link_message(offered, dialogue.knowledge.topics, dialogue.phrases)
+        body = message.body(dialogue.phrases, self.line.settings.operator)
+        try:
+            await self.line.texts.send(self.call_sid, self.sms.number, body)
+        except SmsError as exc:
+            log.error("%s", exc)
+            await self._record_status("sms failed")
+            await self.agent.drain()  # behind "I am sending you the links"
+            await self.agent.say_phrase("sms_failed")
+            return
+        await self._record_status("sms sent")
+
+    async def _record_status(self, status: str) -> None:
+        if self.records is None:
+            return
+        try:
+            await asyncio.to_thread(self.records.add_status, self.call_sid, status, self.line.clock())
+        except Exception:
+            log.exception("call %s: could not record status %r", self.call_sid, status)
+
     # --- silence and the maximum length ------------------------------------------------------------------
     async def _watch(self) -> None:
         started = time.monotonic()
@@ -361,6 +408,7 @@ class PhoneCall:
                     await self._say_then_end("goodbye", self._winding_down or "silence")
                     return
                 self._prompted = True
+                self.agent.sms_offered = False  # a "yes" to "any more questions?" is no consent to an SMS
                 await self.agent.say_phrase("ask_more")
 
     # --- tasks -------------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ class Twilio(Section):
     account_sid: str = "AC00000000000000000000000000000000"
     auth_token: str = "change-me"
     api_base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://")
+    # The Twilio number (or alphanumeric sender ID) text messages with links come from; None: no SMS offered.
+    sms_from: str | None = Field(default=None, pattern=r"^(\+[1-9]\d{6,14}|[A-Za-z0-9 ]{1,11})$")
 
 
 PLACEHOLDER_AUTH_TOKENS = frozenset({"", "change-me"})

@@ -22,6 +22,8 @@ class TransferQuestions(Protocol):
 
     def take_transfer_question(self, call_id: str) -> str | None: ...
 
+    def read_transfer_question(self, call_id: str) -> str | None: ...
+
 
 class QuestionsInMemory:
     """For one process without a database."""
@@ -34,6 +36,9 @@ class QuestionsInMemory:
 
     def take_transfer_question(self, call_id: str) -> str | None:
         return self._questions.pop(call_id, None)
+
+    def read_transfer_question(self, call_id: str) -> str | None:
+        return self._questions.get(call_id)
 
 
 class Handover:
@@ -54,4 +59,12 @@ class Handover:
         except Exception as exc:  # noqa: BLE001
             log.error("call %s: could not read the question kept for the transfer (%s)", call_id,
                       type(exc).__name__)
+            return None
+
+    async def peek(self, call_id: str) -> str | None:
+        """The question, left in place: the whisper to staff reads it, the dial result still needs it."""
+        try:
+            return await asyncio.to_thread(self.questions.read_transfer_question, call_id)
+        except Exception as exc:  # noqa: BLE001 - the whisper then says there was no question
+            log.error("call %s: could not read the question for the whisper (%s)", call_id, type(exc).__name__)
             return None

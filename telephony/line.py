@@ -16,6 +16,7 @@ from telephony.greeting import PhoneGreeting
 from telephony.handover import Handover
 from telephony.rest import CallControl
 from telephony.signatures import WebhookVerifier
+from telephony.sms import TextMessages
 from telephony.tokens import StreamTokens
 
 PHONE_RATE = 8000
@@ -62,6 +63,7 @@ class PhoneLine:
     # What a caller put through to staff had come with, for the callback offered if staff do not answer
     # (that happens on a new media stream, with a new agent, maybe on another instance).
     handover: Handover
+    texts: TextMessages  # links by SMS, with the caller's consent (`twilio.sms_from`)
     prefix: str = "/twilio"
 
     def url(self, path: str, **query: str) -> str:
@@ -77,10 +79,13 @@ class PhoneLine:
     def is_open(self) -> bool:
         return self.services.dialogue.hours.is_open(self.clock())
 
-    def staff_line(self, language: str) -> twiml.StaffLine:
+    def staff_line(self, language: str, call_sid: str | None = None) -> twiml.StaffLine:
+        """With the call's SID, staff hear the whisper (language, question) before they are put through.
+        Twilio requests that URL with the staff leg's own CallSid, so the caller's travels in the query."""
         transfer = self.settings.transfer
+        whisper = self.url("/whisper", call=call_sid, lang=language) if call_sid else None
         return twiml.StaffLine(transfer.staff_number, transfer.caller_id, transfer.ring_timeout_s,
-                               self.url("/dial-result", lang=language))
+                               self.url("/dial-result", lang=language), whisper)
 
     def busy_twiml(self) -> str:
         """All lines taken: say so in German and English, and put the caller through while staff are in."""

@@ -6,6 +6,8 @@
   /twilio/media with a per-call token, or, when every line is taken, a polite message (and staff, if in).
 - WS /twilio/media: the call's audio both ways (Media Streams), one `PhoneCall` per socket.
 - POST /twilio/status: call status callbacks, recorded with the call.
+- POST /twilio/whisper: staff picked up a transfer; TwiML tells them, in German, the caller's language and
+  question before the call is bridged (`telephony.whisper`).
 - POST /twilio/dial-result: a transfer ended; if staff did not answer, the caller comes back to the bot.
 """
 
@@ -34,7 +36,9 @@ from telephony.line import PHONE_RATE, CallPolicy, Clock, PhoneLine
 from telephony.protocol import StreamRejected, read_stream_start
 from telephony.rest import CallControl
 from telephony.signatures import WebhookVerifier
+from telephony.sms import TextMessages
 from telephony.tokens import DEFAULT_TTL_S, RESUME_CALLBACK, InvalidStreamToken, StreamGrant, StreamTokens
+from telephony.whisper import Whisper
 
 log = logging.getLogger("hotline.twilio")
 # Dial outcomes after which the caller is done (staff talked to them, or the caller hung up while it rang).
@@ -65,15 +69,16 @@ def create_twilio_router(
     replayed voice webhook gets no stream on another instance either."""
     twilio = settings.twilio
     policy = policy or CallPolicy.from_settings(settings)
+    control = control or CallControl(twilio.account_sid, twilio.auth_token, twilio.api_base_url)
     line = PhoneLine(
-        settings=settings, services=voice, sink=sink, clock=clock,
-        control=control or CallControl(twilio.account_sid, twilio.auth_token, twilio.api_base_url),
+        settings=settings, services=voice, sink=sink, clock=clock, control=control,
         tokens=StreamTokens.from_auth_token(twilio.auth_token, token_ttl_s),
         slots=CallSlots(settings.telephony.max_concurrent_calls, hold_s=token_ttl_s),
         seen=SeenCalls(known=known_calls),
         verifier=WebhookVerifier(twilio.auth_token, settings.server.public_url),
         greeting=PhoneGreeting(voice, PHONE_RATE), policy=policy,
         handover=Handover(transfers or (sink if isinstance(sink, TransferQuestions) else QuestionsInMemory())),
+        texts=TextMessages(control.client, twilio.sms_from),
     )
     if prepare_greeting:
         # The first caller should not wait for the greeting to be synthesised.
@@ -81,6 +86,7 @@ def create_twilio_router(
     router = APIRouter(prefix=line.prefix, tags=["telephony"])
     router.add_api_route("/voice", _voice_webhook(line), methods=["POST"], include_in_schema=False)
     router.add_api_route("/status", _status_webhook(line), methods=["POST"], include_in_schema=False)
+    router.add_api_route("/whisper", _whisper_webhook(line), methods=["POST"], include_in_schema=False)
     router.add_api_route("/dial-result", _dial_result_webhook(line), methods=["POST"], include_in_schema=False)
     router.add_api_websocket_route("/media", _media_socket(line))
     router.add_api_websocket_route("/media/{instance}", _media_socket(line))
@@ -137,6 +143,25 @@ async def _record_status(line: PhoneLine, call_sid: str, status: str) -> None:
         await asyncio.to_thread(line.sink.add_status, call_sid, status, line.clock())
     except Exception:
         log.exception("call %s: could not record status %r", call_sid, status)
+
+
+def _whisper_webhook(line: PhoneLine):
+    async def whisper(request: Request) -> Response:
+        form = await line.verifier.signed_form(request)
+        if form is None:
+            line.services.observer.error("webhook_refused")
+            return Response(status_code=403)
+        # Twilio requests the <Number url> with the staff leg's CallSid; the caller's is ParentCallSid (and in
+        # our query, which the signature covers).
+        call_sid = request.query_params.get("call") or str(form.get("ParentCallSid") or "")
+        language = request.query_params.get("lang")
+        language = language if language in line.settings.languages else line.settings.default_language
+        question = await line.handover.peek(call_sid) if call_sid else None
+        log.info("call %s: whisper to staff (%s, %s)", call_sid or "?", language,
+                 "with the question" if question else "no question")  # never the question itself
+        return _xml(twiml.whisper(Whisper(language, question).text()))
+
+    return whisper
 
 
 def _dial_result_webhook(line: PhoneLine):

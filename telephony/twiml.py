@@ -28,6 +28,8 @@ class StaffLine:
     caller_id: str | None  # None: staff see the caller's number
     timeout_s: int
     action_url: str | None  # Twilio posts the outcome here when the <Dial> ends; None: go on to the next verb
+    # Twilio asks this URL for TwiML to play to staff once they pick up, then bridges (`telephony.whisper`).
+    whisper_url: str | None = None
 
 
 def stream(stream_url: str, token: str) -> str:
@@ -61,6 +63,13 @@ def say_and_end(messages: list[Spoken], staff: StaffLine | None = None, after: l
     return str(response)
 
 
+def whisper(text: str) -> str:
+    """For staff before the caller is bridged: German, in Twilio's voice (our pipeline is not on that leg)."""
+    response = VoiceResponse()
+    response.say(text, language=SAY_LANGUAGES["de"])
+    return str(response)
+
+
 def hang_up() -> str:
     response = VoiceResponse()
     response.hangup()
@@ -70,7 +79,8 @@ def hang_up() -> str:
 def _dial(line: StaffLine) -> Dial:
     outcome = {"action": line.action_url, "method": "POST"} if line.action_url else {}
     dial_verb = Dial(caller_id=line.caller_id, timeout=line.timeout_s, **outcome)
-    dial_verb.number(line.number)
+    whisper = {"url": line.whisper_url, "method": "POST"} if line.whisper_url else {}
+    dial_verb.number(line.number, **whisper)
     return dial_verb
 
 

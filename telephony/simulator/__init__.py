@@ -62,8 +62,10 @@ class TwimlReply:
     stream_url: str | None = None
     parameters: dict[str, str] = field(default_factory=dict)
     says: tuple[str, ...] = ()
+    say_languages: tuple[str, ...] = ()
     dial_number: str | None = None
     dial_attributes: dict[str, str] = field(default_factory=dict)
+    number_attributes: dict[str, str] = field(default_factory=dict)  # the <Number>'s: url is the whisper
 
     @classmethod
     def parse(cls, status: int, body: str) -> TwimlReply:
@@ -78,8 +80,10 @@ class TwimlReply:
             stream_url=stream.get("url") if stream is not None else None,
             parameters={p.get("name", ""): p.get("value", "") for p in root.iterfind("./Connect/Stream/Parameter")},
             says=tuple(say.text or "" for say in root.iterfind("./Say")),
+            say_languages=tuple(say.get("language", "") for say in root.iterfind("./Say")),
             dial_number=(number.text or "").strip() if number is not None else None,
             dial_attributes=dict(dial.attrib) if dial is not None else {},
+            number_attributes=dict(number.attrib) if number is not None else {},
         )
 
 
@@ -146,6 +150,14 @@ class SimulatedCall:
         response = await self.twilio.post(action_url, params)
         self.twiml = TwimlReply.parse(response.status_code, response.text)
         return self.twiml
+
+    async def staff_picks_up(self, whisper_url: str, staff_number: str, signature: str | None = "sign") -> TwimlReply:
+        """Staff answered the <Dial>: Twilio requests the <Number url> for the staff leg (its own CallSid, the
+        caller's as ParentCallSid) and plays the TwiML to staff before bridging."""
+        params = self.twilio.call_params(new_sid("CA"), self.from_number, staff_number, "in-progress")
+        params.update(Direction="outbound-dial", ParentCallSid=self.call_sid)
+        response = await self.twilio.post(whisper_url, params, signature=signature)
+        return TwimlReply.parse(response.status_code, response.text)
 
     @asynccontextmanager
     async def connect(self, speed: float = 1.0) -> AsyncIterator[MediaStream]:

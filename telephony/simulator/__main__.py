@@ -6,7 +6,8 @@ Signs the voice webhook with the configured auth token (config/hotline.yaml or T
 media socket from the TwiML, listens to the greeting, says the question from the WAV file in real time,
 waits for the answer and writes everything the caller heard to --out. With --fake-api PORT it also serves a
 stand-in for Twilio's REST API (start the server with TWILIO_API_BASE_URL=http://127.0.0.1:PORT), so
-transfers and hang-ups are printed instead of reaching api.twilio.com.
+transfers, hang-ups and text messages are printed instead of reaching api.twilio.com. `--then-key 1` presses
+1 after the answer: yes to the links by SMS (the server needs TWILIO_SMS_FROM).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write what the caller heard here (WAV, 8 kHz)")
     parser.add_argument("--key", help="press this key first (1-9, 0: the language menu; *: object to the transcript)")
     parser.add_argument("--interrupt", action="store_true", help="ask over the greeting instead of after it")
+    parser.add_argument("--then-key", help="press this key after the answer (1: yes to the links by SMS)")
     parser.add_argument("--from", dest="from_number", default="+4915100000000", help="the caller's number")
     parser.add_argument("--fake-api", type=int, metavar="PORT", help="serve a fake Twilio REST API on this port")
     parser.add_argument("--timeout", type=float, default=90.0, help="give up waiting for audio after this long")
@@ -87,12 +89,19 @@ async def _call(twilio: TwilioSimulator, question: Audio, args: argparse.Namespa
         await line.say(question, trailing_silence_s=0.5)
         answer = await line.wait_for_answer(quiet_s=3.0, timeout_s=args.timeout)
         print(f"{time.monotonic() - started:5.1f} s  heard {answer.seconds:.1f} s of answer")
+        if args.then_key and not line.closed.is_set():
+            pressed = time.monotonic()
+            await line.press(args.then_key)
+            await line.wait_for_answer(since=pressed, quiet_s=2.0, timeout_s=args.timeout)
+            print(f"{time.monotonic() - started:5.1f} s  pressed {args.then_key}, heard the reply")
         if not line.closed.is_set():
             await line.hang_up()
     print(f"clears: {len(line.clears)}, marks echoed: {[name for _, name in line.marks]}")
     if api:
         for request in api.for_call(call.call_sid):
             print(f"REST {request.method} {request.path}: {request.form}")
+        for message in api.messages(args.from_number):
+            print(f"SMS from {message.form.get('From')} to {message.form['To']}:\n{message.form['Body']}")
     if args.out:
         line.heard().write_wav(args.out)
         print(f"wrote {line.heard().seconds:.1f} s to {args.out}")

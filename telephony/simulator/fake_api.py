@@ -1,4 +1,4 @@
-"""A local stand-in for Twilio's REST API (the Calls resource): it checks Basic auth and records every request.
+"""A local stand-in for Twilio's REST API (Calls and Messages): it checks Basic auth and records every request.
 
 Point `twilio.api_base_url` (TWILIO_API_BASE_URL) at it, and the real `twilio` client and pipecat's auto
 hang-up talk to it instead of api.twilio.com. It runs in its own thread, so a server under test, the test
@@ -7,6 +7,7 @@ itself and this fake never share an event loop.
 >>> api = FakeTwilioApi("AC...", "token")
 >>> base_url = api.start()
 >>> api.updates("CA123")[0].form["Twiml"]
+>>> api.messages()[0].form["Body"]   # text messages sent (To, From, Body)
 >>> api.fail(500)        # from now on every request is answered 500, as Twilio does in an incident
 >>> api.recover()
 """
@@ -18,11 +19,13 @@ import json
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 _CALL = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Calls/(?P<call>CA\w+)\.json$")
+_MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages\.json$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class FakeTwilioApi:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.requests: list[ApiRequest] = []
+        self._messages: list[ApiRequest] = []  # text messages accepted (answered 201)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._failing: tuple[int, str | None] | None = None  # (status, only this call or any)
@@ -92,6 +96,15 @@ class FakeTwilioApi:
     def hang_ups(self, call_sid: str) -> list[ApiRequest]:
         return [r for r in self.for_call(call_sid) if r.form.get("Status") == "completed"]
 
+    def messages(self, to: str | None = None) -> list[ApiRequest]:
+        """Text messages accepted (POST .../Messages.json answered 201), to `to` or to anyone."""
+        with self._lock:
+            return [r for r in self._messages if to is None or r.form.get("To") == to]
+
+    def accept_message(self, request: ApiRequest) -> None:
+        with self._lock:
+            self._messages.append(request)
+
     def wait_for(self, condition, timeout_s: float = 10.0) -> bool:
         """Poll until `condition()` is true (call it from a thread, or use `asyncio.to_thread`)."""
         deadline = time.monotonic() + timeout_s
@@ -111,9 +124,12 @@ class _Handler(BaseHTTPRequestHandler):
         form = {key: values[-1] for key, values in parse_qs(body, keep_blank_values=True).items()}
         match = _CALL.match(self.path)
         authorized = self._authorized()
-        self.api.record(ApiRequest("POST", self.path, form, authorized, match["call"] if match else None))
+        request = ApiRequest("POST", self.path, form, authorized, match["call"] if match else None)
+        self.api.record(request)
         if not authorized:
             return self._json(401, {"code": 20003, "message": "Authenticate", "status": 401})
+        if (message := _MESSAGES.match(self.path)) and message["account"] == self.api.account_sid:
+            return self._message(request)
         if not match or match["account"] != self.api.account_sid:
             return self._json(404, {"code": 20404, "message": "The requested resource was not found", "status": 404})
         failure = self.api.failure_for(match["call"])
@@ -122,6 +138,20 @@ class _Handler(BaseHTTPRequestHandler):
         status = "completed" if form.get("Status") == "completed" else "in-progress"
         return self._json(200, {"sid": match["call"], "account_sid": self.api.account_sid, "status": status,
                                 "uri": self.path})
+
+    def _message(self, request: ApiRequest) -> None:
+        form = request.form
+        failure = self.api.failure_for(None)
+        if failure is not None:
+            return self._json(failure, {"code": 20500, "message": "Internal Server Error", "status": failure})
+        if not form.get("To") or not (form.get("From") or form.get("MessagingServiceSid")) or not form.get("Body"):
+            return self._json(400, {"code": 21604, "message": "A 'To', 'From' and 'Body' are required",
+                                    "status": 400})
+        sid = "SM" + uuid.uuid4().hex
+        self.api.accept_message(request)
+        return self._json(201, {"sid": sid, "account_sid": self.api.account_sid, "to": form["To"],
+                                "from": form.get("From"), "body": form["Body"], "status": "queued",
+                                "uri": f"/2010-04-01/Accounts/{self.api.account_sid}/Messages/{sid}.json"})
 
     def _authorized(self) -> bool:
         header = self.headers.get("Authorization", "")

@@ -84,9 +84,10 @@ def store(tmp_path_factory):
 
 @contextmanager
 def serve(voice_services, dialogue, api: FakeTwilioApi, store, policy: CallPolicy | None = None,
-          max_calls: int = 50, widget: bool = False) -> Iterator[RunningServer]:
+          max_calls: int = 50, widget: bool = False,
+          overrides: dict[str, object] | None = None) -> Iterator[RunningServer]:
     """The app as `hotline serve` builds it, with the Twilio router mounted (and the widget's, if asked), on a
-    free loopback port."""
+    free loopback port; `overrides` sets more configuration keys (`{"twilio.sms_from": "+49..."}`)."""
     from hotline.app import Services, create_app
     from telephony.router import create_twilio_router
 
@@ -95,7 +96,7 @@ def serve(voice_services, dialogue, api: FakeTwilioApi, store, policy: CallPolic
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = load_settings(overrides={
         "server.public_url": url, "twilio.account_sid": ACCOUNT_SID, "twilio.auth_token": AUTH_TOKEN,
-        "twilio.api_base_url": api.base_url, "telephony.max_concurrent_calls": max_calls,
+        "twilio.api_base_url": api.base_url, "telephony.max_concurrent_calls": max_calls, **(overrides or {}),
     })
     clock = MovableClock(TUESDAY_10)
     app = create_app(Services(settings, dialogue))

@@ -84,6 +84,13 @@ async def test_request_for_staff_while_open_puts_the_call_through_after_the_sent
     assert update.at >= heard_at  # and the call was moved only once Twilio reported it heard
     assert not server.api.hang_ups(call.call_sid)  # ending our stream did not hang up the transferred call
     assert detail.turns[-1].ending == "played"  # heard to the end (Twilio's mark says so) before the transfer
+    # Staff pick up: before the caller is bridged, they hear in German who is calling and what they said.
+    assert dial.number_attributes["url"] == f"{server.url}/twilio/whisper?call={call.call_sid}&lang=de"
+    whisper = await call.staff_picks_up(dial.number_attributes["url"], STAFF_NUMBER)
+    [said_to_staff] = whisper.says
+    assert said_to_staff.startswith("Anruf von der Hotline. Sprache: Deutsch. Frage: "), said_to_staff
+    assert "mitarbeiter" in said_to_staff.lower(), said_to_staff  # the caller's words, as recognised
+    assert "<Hangup" in (await call.dial_ended(dial.dial_attributes["action"], "completed")).body
 
 
 async def test_staff_not_answering_brings_the_caller_back_to_a_callback_offer(twilio, server, speech, store):

@@ -8,6 +8,7 @@ import json
 import httpx
 
 from telephony.simulator import TwimlReply, twilio_signature
+from tests.telephony.conftest import STAFF_NUMBER
 
 
 async def test_forged_or_unsigned_voice_webhook_gets_403_and_nothing_else(twilio):
@@ -89,3 +90,40 @@ def test_twiml_parser_reads_dial():
     reply = TwimlReply.parse(200, body)
     assert reply.dial_number == "+4964410000000"
     assert reply.dial_attributes["timeout"] == "25"
+
+
+async def test_staff_picking_up_a_transfer_hear_the_language_and_question_in_german(twilio, server, store, caplog):
+    call = await twilio.incoming_call(from_number="+4915112345678")
+    question = "Wo kann ich meinen Aufenthaltstitel verlängern?"
+    store.hold_transfer_question(call.call_sid, question, server.clock.moment)  # as the transfer does
+    whisper_url = f"{server.url}/twilio/whisper?call={call.call_sid}&lang=tr"
+    with caplog.at_level("DEBUG"):
+        whisper = await call.staff_picks_up(whisper_url, STAFF_NUMBER)
+    assert whisper.status == 200 and whisper.say_languages == ("de-DE",)
+    assert whisper.says == (f"Anruf von der Hotline. Sprache: Türkisch. Frage: {question}",)
+    assert "Aufenthaltstitel" not in caplog.text  # the question is never logged
+    # The whisper leaves the question for the dial result (a callback if nobody answers... or a second try).
+    assert store.take_transfer_question(call.call_sid) == question
+
+
+async def test_whisper_without_a_question_says_so_and_finds_the_caller_by_parent_call_sid(twilio, server):
+    call = await twilio.incoming_call()
+    whisper = await call.staff_picks_up(f"{server.url}/twilio/whisper?lang=ar", STAFF_NUMBER)
+    assert whisper.says == ("Anruf von der Hotline. Sprache: Arabisch. Der Anrufer hat noch keine Frage gestellt.",)
+
+
+async def test_unsigned_or_forged_whisper_gets_403(twilio, server):
+    call = await twilio.incoming_call()
+    url = f"{server.url}/twilio/whisper?call={call.call_sid}&lang=de"
+    for signature in (None, "bm90IGEgc2lnbmF0dXJl"):
+        refused = await call.staff_picks_up(url, STAFF_NUMBER, signature=signature)
+        assert refused.status == 403 and refused.body == ""
+
+
+def test_a_long_question_is_shortened_for_the_whisper():
+    from telephony.whisper import Whisper
+
+    question = " ".join(f"Wort{i}" for i in range(40))
+    text = Whisper("de", question).text()
+    assert text.startswith("Anruf von der Hotline. Sprache: Deutsch. Frage: Wort0 Wort1")
+    assert "Wort24 ..." in text and "Wort25" not in text
