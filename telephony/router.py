@@ -97,12 +97,17 @@ def _xml(body: str) -> Response:
     return Response(content=body, media_type="application/xml")
 
 
+def _refused(line: PhoneLine) -> Response:
+    """A webhook without Twilio's signature (the verifier logged why): counted, and 403 with nothing else."""
+    line.services.observer.error("webhook_refused")
+    return Response(status_code=403)
+
+
 def _voice_webhook(line: PhoneLine):
     async def voice(request: Request) -> Response:
         form = await line.verifier.signed_form(request)
         if form is None:
-            line.services.observer.error("webhook_refused")
-            return Response(status_code=403)
+            return _refused(line)
         call_sid = str(form.get("CallSid") or "")
         if not call_sid:
             return Response("CallSid missing", status_code=400)
@@ -125,8 +130,7 @@ def _status_webhook(line: PhoneLine):
     async def status(request: Request) -> Response:
         form = await line.verifier.signed_form(request)
         if form is None:
-            line.services.observer.error("webhook_refused")
-            return Response(status_code=403)
+            return _refused(line)
         call_sid, call_status = str(form.get("CallSid") or ""), str(form.get("CallStatus") or "")
         if call_sid and call_status:
             await _record_status(line, call_sid, call_status)
@@ -149,8 +153,7 @@ def _whisper_webhook(line: PhoneLine):
     async def whisper(request: Request) -> Response:
         form = await line.verifier.signed_form(request)
         if form is None:
-            line.services.observer.error("webhook_refused")
-            return Response(status_code=403)
+            return _refused(line)
         # Twilio requests the <Number url> with the staff leg's CallSid; the caller's is ParentCallSid (and in
         # our query, which the signature covers).
         call_sid = request.query_params.get("call") or str(form.get("ParentCallSid") or "")
@@ -168,8 +171,7 @@ def _dial_result_webhook(line: PhoneLine):
     async def dial_result(request: Request) -> Response:
         form = await line.verifier.signed_form(request)
         if form is None:
-            line.services.observer.error("webhook_refused")
-            return Response(status_code=403)
+            return _refused(line)
         call_sid = str(form.get("CallSid") or "")
         outcome = str(form.get("DialCallStatus") or "")
         language = request.query_params.get("lang")
