@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.services import FIXED_PHRASES
+
 ROOT = Path(__file__).resolve().parent.parent
 HOTLINE = [sys.executable, "-m", "hotline.cli"]
 
@@ -114,19 +116,21 @@ def test_ingest_renders_every_answer_in_every_language_at_phone_and_browser_rate
     env = {**env, "HOTLINE__VOICE__VOICES": ESPEAK_EVERYWHERE}
     done = run("ingest", env=env)
     assert done.returncode == 0, done.stderr
-    # 2 topics x 10 languages, and the 16 fixed sentences (transfer, goodbye, ...) x 10 languages
-    assert "answer audio: 0 cached, 180 rendered" in done.stdout
+    # 2 topics and every fixed sentence (transfer, goodbye, the SMS offer...), each in 10 languages
+    per_language = 2 + len(FIXED_PHRASES)
+    total = 10 * per_language
+    assert f"answer audio: 0 cached, {total} rendered" in done.stdout
     wavs = sorted((manifest.parent.parent / "answer-audio").rglob("*.wav"))
-    assert len([w for w in wavs if w.name.endswith(".8000.wav")]) == 180
-    assert len([w for w in wavs if w.name.endswith(".16000.wav")]) == 180
+    assert len([w for w in wavs if w.name.endswith(".8000.wav")]) == total
+    assert len([w for w in wavs if w.name.endswith(".16000.wav")]) == total
 
     again = run("ingest", env=env)
-    assert "answer audio: 180 cached, 0 rendered" in again.stdout
+    assert f"answer audio: {total} cached, 0 rendered" in again.stdout
 
     # Another voice for one language: only that language's audio is rendered anew (the cache key is text + voice).
     other = env["HOTLINE__VOICE__VOICES"].replace("de: {backend: espeak, voice: de}", "de: {backend: espeak, voice: de+f3}")
     changed = run("ingest", env={**env, "HOTLINE__VOICE__VOICES": other})
-    assert "answer audio: 162 cached, 18 rendered" in changed.stdout
+    assert f"answer audio: {total - per_language} cached, {per_language} rendered" in changed.stdout
 
 
 def test_ingest_without_the_voice_models_says_which_is_missing_and_how_to_get_it(small_kb):
