@@ -22,14 +22,19 @@ FIXED_PHRASES = ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low"
                  "sms_offer", "sms_sending", "sms_failed")
 
 
+def phrase_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str, str]]:
+    """The dialogue's fixed sentences (transfer, goodbye, apology...) in each language, as they will be spoken."""
+    return [(dialogue.phrases.say(lang, key), lang) for lang in languages for key in FIXED_PHRASES]
+
+
 def answer_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str, str]]:
-    """Every curated answer as it will be spoken, with its language: what the answer audio cache should hold."""
-    texts = [(dialogue.render(localized.answer, lang), lang)
-             for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()
-             if lang in languages]
-    # The dialogue's fixed sentences (transfer, goodbye, clarify...) are as predictable as the answers.
-    texts += [(dialogue.phrases.say(lang, key), lang) for lang in languages for key in FIXED_PHRASES]
-    return texts
+    """Every fixed sentence and curated answer as it will be spoken, with its language: what the answer audio
+    cache should hold. The fixed sentences come first: any call may need them, and on a fresh install the
+    background rendering has them ready within minutes instead of after the answers' hours."""
+    return phrase_texts(dialogue, languages) + [
+        (dialogue.render(localized.answer, lang), lang)
+        for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()
+        if lang in languages]
 
 
 def voice_table(settings: PipelineSettings) -> dict[str, VoiceChoice]:
