@@ -19,6 +19,7 @@ import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -29,6 +30,7 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
+from starlette.websockets import WebSocketState
 
 from pipeline.dialogue import Reply
 from pipeline.processors import VoiceAgentProcessor
@@ -47,6 +49,8 @@ from voice.audio import Audio
 log = logging.getLogger("hotline.twilio")
 WATCH_INTERVAL_S = 0.25
 CLOSE_TIMEOUT_S = 30.0
+TEARDOWN_TIMEOUT_S = 5.0  # from the hang-up to a pipeline that has stopped; past it, it is stopped by force
+POLICY_VIOLATION = 1008
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class PhoneCall:
         self._after: _AfterPlayback | None = None
         self._marks = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._running: asyncio.Task[Any] | None = None  # the pipeline, once it runs
         self._last_activity = time.monotonic()
         self._prompted = False
         self._menu_due = grant.resume != RESUME_CALLBACK  # the menu, if the caller says nothing after the welcome
@@ -117,10 +122,21 @@ class PhoneCall:
 
         runner = WorkerRunner(handle_sigint=False)
         await runner.add_workers(self.worker)
+        self._running = asyncio.create_task(runner.run(), name=f"{self.call_sid} pipeline")
         try:
-            await runner.run()
+            await self._running
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the server is stopping: not ours to swallow
+            # Our own teardown deadline stopped a pipeline that did not stop by itself after the hang-up.
         finally:
             await self._cancel_tasks()
+            # Before the record is completed (a busy database may take a while): the caller's side must not
+            # wait for it. pipecat has closed the socket already unless the pipeline was stopped by force.
+            if WebSocketState.CONNECTED == self.websocket.client_state == self.websocket.application_state:
+                with suppress(Exception):  # the peer may be gone already
+                    await self.websocket.close(code=POLICY_VIOLATION if self.serializer.rejected else 1000)
             outcome = self.outcome or "hung_up"
             try:
                 await asyncio.wait_for(self.agent.close(outcome), CLOSE_TIMEOUT_S)
@@ -252,6 +268,17 @@ class PhoneCall:
             self.outcome = "protocol_error" if self.serializer.rejected else "hung_up"
         self.serializer.hang_up_on_end = False  # the call is over (or lives on elsewhere) already
         self._spawn(self.worker.cancel(), "cancel")
+        self._spawn(self._stop_within(TEARDOWN_TIMEOUT_S), "teardown deadline")
+
+    async def _stop_within(self, seconds: float) -> None:
+        """A pipeline that has not stopped `seconds` after the hang-up is cancelled, so the call's record is
+        completed and its slot freed even when a processor hangs on the way out."""
+        await asyncio.sleep(seconds)
+        running = self._running
+        if running is not None and not running.done():
+            log.warning("call %s: the pipeline had not stopped %.0f s after the hang-up; stopping it",
+                        self.call_sid, seconds)
+            running.cancel()
 
     # --- after the caller has heard it -------------------------------------------------------------------
     async def _after_answer(self, action: Callable[[], Awaitable[None]], interruptible: bool) -> None:

@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 from pipeline.records import CallRecord, TranscriptSink
 from pipeline.services import VoiceServices
 from telephony import twiml
-from telephony.call import PhoneCall
+from telephony.call import POLICY_VIOLATION, PhoneCall
 from telephony.capacity import CallSlots, SeenCalls
 from telephony.config import TelephonySettings
 from telephony.greeting import PhoneGreeting
@@ -43,7 +43,6 @@ from telephony.whisper import Whisper
 log = logging.getLogger("hotline.twilio")
 # Dial outcomes after which the caller is done (staff talked to them, or the caller hung up while it rang).
 DIAL_FINISHED = ("completed", "answered", "canceled")
-POLICY_VIOLATION = 1008
 
 
 def utc_now() -> datetime:
