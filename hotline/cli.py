@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="understanding on the evaluation sets, per language (knowledge/eval)")
     evaluate.add_argument("--part", action="append", choices=EVAL_PARTS,
-                          help="questions, unanswerable, retrieval (default: questions and unanswerable); repeatable")
+                          help="questions, unanswerable, retrieval, intents, conversations (default: questions and "
+                               "unanswerable); repeatable")
     evaluate.add_argument("--misses", action="store_true", help="list what went wrong")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_eval)
@@ -373,7 +374,7 @@ def _warm_answer_audio(voice) -> None:
     threading.Thread(target=work, name="answer-audio", daemon=True).start()
 
 
-EVAL_PARTS = ("questions", "unanswerable", "retrieval")
+EVAL_PARTS = ("questions", "unanswerable", "retrieval", "intents", "conversations")
 # A Tuesday morning in opening hours: what the dialogue says must not depend on when the evaluation runs.
 EVAL_MOMENT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -385,7 +386,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     for part in args.part or ["questions", "unanswerable"]:
         report[part] = _EVALUATIONS[part](dialogue, eval_dir)
     if args.json:
-        print(json.dumps({part: [_row(s) for s in rows] for part, rows in report.items()}, ensure_ascii=False, indent=2))
+        print(json.dumps({part: [_row(s) for s in rows] for part, rows in report.items()}, ensure_ascii=False, indent=2,
+                         default=_plain))
         return 0
     for part, rows in report.items():
         _PRINTERS[part](rows, args.misses)
@@ -395,9 +397,16 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _row(scores) -> dict:
     data = dict(scores.__dict__)
-    data.pop("misses", None)
-    data.pop("answered", None)
+    for evaluation_texts in ("misses", "answered", "errors"):
+        data.pop(evaluation_texts, None)
     return data
+
+
+def _plain(value):
+    """Scores inside scores (a conversation's tallies) as JSON."""
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(value) if is_dataclass(value) else str(value)
 
 
 def _eval_questions(dialogue, eval_dir: Path) -> list:
@@ -416,6 +425,19 @@ def _eval_retrieval(dialogue, eval_dir: Path) -> list:
     from knowledge.evaluation import evaluate, load_eval_set
 
     return evaluate(dialogue.knowledge, load_eval_set(eval_dir, set(dialogue.knowledge.topics)))
+
+
+def _eval_intents(dialogue, eval_dir: Path) -> list:
+    from pipeline.evaluation import evaluate_intents
+
+    return evaluate_intents(dialogue.intents, eval_dir / "intents")
+
+
+def _eval_conversations(dialogue, eval_dir: Path) -> list:
+    from pipeline.conversation_eval import evaluate_conversations, evaluate_languages
+
+    languages = evaluate_languages(dialogue.identifier, eval_dir, dialogue.settings.default_language)
+    return [languages, evaluate_conversations(dialogue, eval_dir)]
 
 
 def _print_questions(rows: list, misses: bool) -> None:
@@ -460,8 +482,37 @@ def _print_retrieval(rows: list, misses: bool) -> None:
                 print(f"  miss [{s.language}] {text!r}: expected {expected}, got {got}")
 
 
-_EVALUATIONS = {"questions": _eval_questions, "unanswerable": _eval_unanswerable, "retrieval": _eval_retrieval}
-_PRINTERS = {"questions": _print_questions, "unanswerable": _print_unanswerable, "retrieval": _print_retrieval}
+def _print_intents(rows: list, misses: bool) -> None:
+    from pipeline.evaluation import table
+
+    print("intents (knowledge/eval/intents): accuracy, emergencies found, false emergencies, recall per intent")
+    print(table(rows))
+    if misses:
+        for s in rows:
+            for expected, guess, text in s.errors:
+                print(f"  miss [{s.language}] {text!r}: expected {expected}, got {guess}")
+
+
+def _print_conversations(rows: list, misses: bool) -> None:
+    languages, conversations = rows
+    print("right language per evaluation question (first utterance | after a turn in another language)")
+    for language in languages.first:
+        print(f"  {language}: {languages.first[language]}  |  {languages.switched[language]}")
+    print(f"conversations: turns in the right language {conversations.language}, "
+          f"right topic/intent {conversations.understood}, fully right {conversations.conversations}")
+    for language, tally in conversations.language_by_expected.items():
+        print(f"  turns expected in {language}: {tally}")
+    if misses:
+        for expected, chosen, text in languages.misses:
+            print(f"  language: wanted {expected}, chose {chosen}: {text!r}")
+        for miss in conversations.misses:
+            print(f"  {miss}")
+
+
+_EVALUATIONS = {"questions": _eval_questions, "unanswerable": _eval_unanswerable, "retrieval": _eval_retrieval,
+                "intents": _eval_intents, "conversations": _eval_conversations}
+_PRINTERS = {"questions": _print_questions, "unanswerable": _print_unanswerable, "retrieval": _print_retrieval,
+             "intents": _print_intents, "conversations": _print_conversations}
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -5,12 +5,11 @@
 - `evaluate_languages`: every question of `questions/<lang>.yaml` and `unanswerable/<lang>.yaml` as a call's
   first utterance, and again after a turn in another language (does it switch?).
 
-    nice .venv/bin/python -m pipeline.conversation_eval
+    hotline eval --part conversations [--misses]
 """
 
 from __future__ import annotations
 
-import argparse
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,34 +116,3 @@ def evaluate_languages(identifier: LanguageIdentifier, eval_dir: Path, fallback:
             if current != expected:
                 scores.switched[expected].add(next_language(current, guess, text, fallback) == expected)
     return scores
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval-dir", type=Path, default=None, help="default: the knowledge base's eval/ folder")
-    parser.add_argument("--misses", action="store_true", help="list what went wrong (prints evaluation texts)")
-    args = parser.parse_args()
-    from hotline.settings import load_settings
-    from pipeline.dialogue import load_dialogue
-
-    settings = load_settings()
-    dialogue = load_dialogue(settings)
-    eval_dir = args.eval_dir or settings.path(settings.knowledge.topics_dir).parent / "eval"
-    languages = evaluate_languages(dialogue.identifier, eval_dir, settings.default_language)
-    print("right language per evaluation question (first utterance | after a turn in another language)")
-    for language in settings.languages:
-        print(f"  {language}: {languages.first[language]}  |  {languages.switched[language]}")
-    conversations = evaluate_conversations(dialogue, eval_dir)
-    print(f"conversations: turns in the right language {conversations.language}, "
-          f"right topic/intent {conversations.understood}, fully right {conversations.conversations}")
-    for language in settings.languages:
-        print(f"  turns expected in {language}: {conversations.language_by_expected[language]}")
-    if args.misses:
-        for expected, chosen, text in languages.misses:
-            print(f"  language: wanted {expected}, chose {chosen}: {text}")
-        for miss in conversations.misses:
-            print(f"  {miss}")
-
-
-if __name__ == "__main__":
-    main()

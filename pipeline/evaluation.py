@@ -1,11 +1,10 @@
 """How well the intent matcher understands callers, per language, on knowledge/eval/intents/<lang>.yaml.
 
-    nice .venv/bin/python -m pipeline.evaluation
+    hotline eval --part intents [--misses]
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,26 +71,3 @@ def table(scores: list[IntentScores]) -> str:
         rows.append(f"{s.language:5}{s.accuracy:7.1%}{s.emergencies_found:>4}/{s.emergencies:<3}{s.false_emergencies:>6}"
                     + "".join(f"{s.recall.get(i, 0):8.0%}" for i in intents))
     return "\n".join(rows)
-
-
-def main() -> None:  # pragma: no cover - a developer's tool
-    import sys
-
-    from hotline.settings import load_settings
-    from pipeline.dialogue import load_dialogue
-
-    settings = load_settings()
-    dialogue = load_dialogue(settings)
-    started = time.perf_counter()
-    scores = evaluate_intents(dialogue.intents, settings.root / "knowledge" / "eval" / "intents")
-    print(table(scores))
-    total = sum(s.total for s in scores)
-    print(f"{total} utterances in {time.perf_counter() - started:.1f} s")
-    if "-v" in sys.argv:
-        for s in scores:
-            for expected, guess, text in s.errors:
-                print(f"{s.language} {expected:>9} -> {guess:<9} {text}")
-
-
-if __name__ == "__main__":
-    main()

@@ -106,6 +106,19 @@ def test_eval_prints_recall_and_mrr_per_language(knowledge):
     assert {"de", "en", "ar", "tr", "uk", "ru", "es", "fr", "pl", "ro", "all"} <= languages
 
 
+def test_eval_reports_the_intents_and_the_conversations_from_the_cli_as_json(knowledge):
+    done = run("eval", "--part", "intents", "--part", "conversations", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    intents = {row["language"]: row for row in report["intents"]}
+    assert {"de", "en", "ar", "tr", "uk", "ru", "es", "fr", "pl", "ro"} <= intents.keys()
+    assert all(0 < row["correct"] <= row["total"] for row in intents.values())
+    assert "errors" not in intents["de"]  # the evaluation's utterances stay out of the figures
+    languages, conversations = report["conversations"]
+    assert languages["first"]["de"]["total"] > 0 and "misses" not in languages
+    assert 0 < conversations["conversations"]["right"] <= conversations["conversations"]["total"]
+
+
 ESPEAK_EVERYWHERE = "{" + ", ".join(f"{lang}: {{backend: espeak, voice: {voice}}}" for lang, voice in {
     "de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "ru": "ru", "es": "es", "fr": "fr-fr",
     "pl": "pl", "ro": "ro"}.items()) + "}"
