@@ -10,6 +10,7 @@ serializer turns into `clear`). DTMF keys choose the language.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 from pipecat.frames.frames import (
+    CancelFrame,
     DataFrame,
+    EndFrame,
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
@@ -59,6 +62,8 @@ class VoiceAgentProcessor(FrameProcessor):
         self.on_reply = on_reply
         self.on_language_chosen = on_language_chosen
         agent.on_event = self._on_event
+        self._keys: set[asyncio.Task[None]] = set()
+        self._key_order = asyncio.Lock()
 
     def language_for_key(self, key: str) -> str | None:
         languages = self.agent.services.settings.languages
@@ -80,22 +85,43 @@ class VoiceAgentProcessor(FrameProcessor):
                 await self._apologise()
             return
         if isinstance(frame, InputDTMFFrame) and frame.button is not None:
-            key = str(frame.button.value)
-            if key.isdigit() and 1 <= int(key) <= len(self.agent.conversation.options):
-                # A choice question is open ("Do you mean A or B? Press 1 or 2"): the key answers it.
-                await self.agent.text(key)
-                return
-            if key == "1" and self.agent.sms_offered:  # "...say yes or press 1": consent, not German
-                await self.agent.text(key)
-                return
-            language = self.language_for_key(key)
-            if language:
-                self.agent.choose_language(language)
-                await self.agent.say_phrase("language_switched")
-                if self.on_language_chosen:
-                    await self.on_language_chosen(language)
+            self._on_key(str(frame.button.value))
             return
+        if isinstance(frame, (CancelFrame, EndFrame)):
+            for task in self._keys:
+                task.cancel()
         await self.push_frame(frame, direction)
+
+    def _on_key(self, key: str) -> None:
+        """What the key means is settled now; what the agent says to it is synthesised beside the frame loop,
+        not in it: a render can take seconds before the phrase is cached, and the frames behind it (a hang-up's
+        CancelFrame) must not wait for it. Replies to keys still follow one another in the order pressed."""
+        if key.isdigit() and 1 <= int(key) <= len(self.agent.conversation.options):
+            # A choice question is open ("Do you mean A or B? Press 1 or 2"): the key answers it.
+            self._reply_to_key(self.agent.text(key))
+        elif key == "1" and self.agent.sms_offered:  # "...say yes or press 1": consent, not German
+            self._reply_to_key(self.agent.text(key))
+        elif language := self.language_for_key(key):
+            self.agent.choose_language(language)
+            self._reply_to_key(self._confirm_language(language))
+
+    async def _confirm_language(self, language: str) -> None:
+        await self.agent.say_phrase("language_switched")
+        if self.on_language_chosen:
+            await self.on_language_chosen(language)
+
+    def _reply_to_key(self, reply: Awaitable[object]) -> None:
+        task = asyncio.create_task(self._in_order(reply))
+        self._keys.add(task)
+        task.add_done_callback(self._keys.discard)
+
+    async def _in_order(self, reply: Awaitable[object]) -> None:
+        async with self._key_order:
+            try:
+                await reply
+            except Exception:
+                log.exception("call %s: the reply to a key failed", self.agent.call_id)
+                await self._apologise()
 
     async def _apologise(self) -> None:
         await self.agent.say_phrase("apology_fault")
