@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 from voice.answer_audio import AnswerAudioCache
 from voice.audio import Audio
+from voice.threads import in_synthesis_thread
 from voice.tts import Synthesizer, TtsError, sentences
 
 log = logging.getLogger("hotline.call")
@@ -76,7 +77,7 @@ class Speaker:
             return
         native = []
         for sentence in sentences(text):
-            audio = await asyncio.to_thread(self.synthesizer.speak, sentence, language)
+            audio = await in_synthesis_thread(self.synthesizer.speak, sentence, language)
             native.append(audio)
             yield await asyncio.to_thread(audio.at_rate, self.rate)
         if curated and native:
@@ -112,7 +113,7 @@ class Speaker:
 
     async def in_fallback_voice(self, text: str, language: str) -> Audio:
         assert self.fallback is not None
-        audio = await asyncio.to_thread(self.fallback.speak, text, language)
+        audio = await in_synthesis_thread(self.fallback.speak, text, language)
         return await asyncio.to_thread(audio.at_rate, self.rate)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from pipeline.processors import KEYS
 from pipeline.services import VoiceServices
 from voice.audio import Audio
+from voice.threads import in_synthesis_thread
 
 log = logging.getLogger("hotline.twilio")
 
@@ -64,7 +65,9 @@ class PhoneGreeting:
         return SpokenPart(self.services.dialogue.phrases.say(lang, "consent_objected"), lang)
 
     async def audio(self, part: SpokenPart) -> Audio:
-        audio = await asyncio.to_thread(self.services.answers.get_or_render, part.text, part.language, self.rate)
+        answers = self.services.answers
+        audio = (await asyncio.to_thread(answers.cached, part.text, part.language, self.rate)
+                 or await in_synthesis_thread(answers.get_or_render, part.text, part.language, self.rate))
         # The welcome and the menu are heard on every call: their pauses are shortened. Other phrases sound as the
         # agent's own answers do.
         return shorten_pauses(audio, MAX_PAUSE_S) if part in self.welcome or part in self.menu else audio

@@ -24,6 +24,7 @@ class AnswerAudioCache:
         self.directory = directory
         self.synthesizer = synthesizer
         self._lock = threading.Lock()
+        self._rendering: dict[tuple[str, str], threading.Lock] = {}  # texts being rendered now, by voice
 
     def _path(self, text: str, choice: VoiceChoice, rate: int) -> Path:
         digest = hashlib.sha256(f"{choice.key}\n{text}".encode()).hexdigest()[:32]
@@ -59,7 +60,18 @@ class AnswerAudioCache:
         return rendered
 
     def get_or_render(self, text: str, language: str, rate: int) -> Audio:
-        return self.cached(text, language, rate) or self.render(text, language)[rate]
+        """The cached audio, else rendered now; callers asking for the same text at once wait for one rendering
+        (the first calls after a fresh install all want the same greeting)."""
+        key = (text, self.synthesizer.voice_for(language).key)
+        with self._lock:
+            rendering = self._rendering.setdefault(key, threading.Lock())
+        try:
+            with rendering:
+                return self.cached(text, language, rate) or self.render(text, language)[rate]
+        finally:
+            with self._lock:
+                if not rendering.locked():
+                    self._rendering.pop(key, None)
 
     def missing(self, items: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Which (text, language) pairs have no audio yet at every rate."""
