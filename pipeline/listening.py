@@ -57,6 +57,7 @@ class Listener:
         self._speculation: tuple[int, asyncio.Future[Transcript | None], threading.Event] | None = None
         self._caption: asyncio.Future[Transcript | None] | None = None
         self._captioned_s = 0.0
+        self.recognising = 0  # caller turns over, their transcripts not ready yet
 
     async def feed(self, samples: np.ndarray) -> list[Heard]:
         arrived = time.monotonic()
@@ -117,6 +118,13 @@ class Listener:
             self._speculation = None
 
     async def _final_transcript(self, audio: Audio) -> Transcript:
+        self.recognising += 1
+        try:
+            return await self._recognise(audio)
+        finally:
+            self.recognising -= 1
+
+    async def _recognise(self, audio: Audio) -> Transcript:
         speculation, self._speculation = self._speculation, None
         if speculation and speculation[0] >= len(audio.samples) - self.rate // 5:
             try:

@@ -154,6 +154,10 @@ class VoiceAgent:
     def caller_speaking(self) -> bool:
         return self.listener.endpointer.in_turn
 
+    def working(self) -> bool:
+        """A turn of the caller's is still being recognised or answered: the line is quiet because of us."""
+        return bool(self.listener.recognising or self._answering or self._pending)
+
     def choose_language(self, language: str) -> None:
         self.conversation.language = language
         self.conversation.forced_language = True

@@ -421,7 +421,8 @@ class PhoneCall:
                 log.info("call %s: maximum length reached", self.call_sid)
                 await self._say_then_end("goodbye", "max_length")
                 return
-            if self.agent.caller_speaking() or self.agent.bot_speaking():
+            # While a turn is recognised or answered (slow under load) the quiet is ours, not the caller's.
+            if self.agent.caller_speaking() or self.agent.bot_speaking() or self.agent.working():
                 self._last_activity = now
                 if self.agent.caller_speaking():
                     self._menu_due = False
