@@ -110,6 +110,10 @@ class VoiceConfig(Section):
     vad: str = Field(default="silero", pattern=r"^(silero|webrtc)$")
     end_silence_ms: int = Field(default=500, ge=150, le=3000)
     pause_ms: int = Field(default=200, ge=80, le=1500)
+    # Smart Turn v3.2 (shipped with pipecat) judges whether a pause ends the turn; "none": silence alone.
+    turn_model: str = Field(default="smart-turn", pattern=r"^(smart-turn|none)$")
+    turn_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)  # the model's probability that counts as finished
+    unfinished_silence_ms: int = Field(default=2000, ge=300, le=6000)  # the wait when it says "not finished"
     max_turn_s: float = Field(default=20.0, ge=3.0, le=120.0)
     partial_every_s: float = Field(default=1.5, ge=0.0, le=10.0)  # live captions while speaking; 0: off
     whisper_model: Path | None = None  # a faster-whisper model folder; null: the provisioned multilingual base
@@ -128,6 +132,11 @@ class VoiceConfig(Section):
     # falls back to espeak-ng's voice of the same code, which needs no model file that could break.
     fallback_voices: dict[str, VoiceEntry] = {}
 
+    @model_validator(mode="after")
+    def _silences_ordered(self) -> VoiceConfig:
+        if self.unfinished_silence_ms < self.end_silence_ms:
+            raise ValueError("unfinished_silence_ms must not be shorter than end_silence_ms")
+        return self
 
 class PipelineSettings(Protocol):
     """What a conversation reads of the composed settings."""

@@ -14,6 +14,7 @@ from voice.answer_audio import AnswerAudioCache
 from voice.provision import locate
 from voice.stt import SttConfig, Transcriber
 from voice.tts import Synthesizer, VoiceChoice
+from voice.turn import SmartTurn
 from voice.vad import EndpointConfig
 
 FIXED_PHRASES = ("transfer", "goodbye", "thanks", "clarify_empty", "clarify_low", "no_answer", "emergency",
@@ -83,7 +84,8 @@ class VoiceServices:
                                                 locate(settings.cache_dir) if bundled else None)
         voice = settings.voice
         self.endpoint = EndpointConfig(pause_ms=voice.pause_ms, end_silence_ms=voice.end_silence_ms,
-                                       max_turn_s=voice.max_turn_s)
+                                       unfinished_silence_ms=voice.unfinished_silence_ms, max_turn_s=voice.max_turn_s)
+        self.turn_model = SmartTurn(voice.turn_threshold) if voice.turn_model == "smart-turn" else None
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings, dialogue: Dialogue | None = None) -> VoiceServices:

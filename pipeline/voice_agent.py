@@ -91,7 +91,8 @@ class VoiceAgent:
                                  language=lambda: self.conversation.language, prefetch=self._prefetch,
                                  on_partial=self._partial if on_event else None,
                                  partial_every_s=voice.partial_every_s if captions else 0.0,
-                                 recognition=services.recognition, priority=recognition_priority(channel))
+                                 recognition=services.recognition, priority=recognition_priority(channel),
+                                 turn_model=services.turn_model)
         self.speaker = Speaker(services.answers, services.synthesizer, rate, services.fallback)
         self.recorder = Recorder(sink, call_id, channel, clock, services.observer)
         self.live_playback = live_playback
@@ -194,8 +195,9 @@ class VoiceAgent:
             events.extend(await self._on_heard(heard))
         return events
 
-    async def finish_input(self) -> list[AgentEvent]:
-        """The caller's audio stream ended (a file, a closed socket): answer a turn still open."""
+    async def end_of_speech(self) -> list[AgentEvent]:
+        """The caller said they have finished (press-to-talk released): a turn still open ends now, whatever the
+        silence or the turn model would say."""
         events: list[AgentEvent] = []
         try:
             heard_now = await self.listener.flush()
@@ -204,6 +206,11 @@ class VoiceAgent:
             events = await self._recognition_failed(exc)
         for heard in heard_now:
             events.extend(await self._on_heard(heard))
+        return events
+
+    async def finish_input(self) -> list[AgentEvent]:
+        """The caller's audio stream ended (a file, a closed socket): answer a turn still open."""
+        events = await self.end_of_speech()
         await self.drain()
         return events
 

@@ -3,6 +3,10 @@
 Two detectors, both offline: the classic WebRTC VAD (`webrtcvad-wheels`) and Silero (its ONNX model ships
 with pipecat). Both run at 8 kHz (phone) and 16 kHz (browser). The `Endpointer` turns per-frame decisions
 into turn events; its silences and the maximum turn length are settings.
+
+With a turn model (`voice.turn`), a silence of `end_silence_ms` does not end the turn by itself: the Endpointer
+reports it ("quiet") and stops reading until its owner `decide`s. A caller who has finished is answered at once;
+one who paused to find a word gets up to `unfinished_silence_ms` to go on.
 """
 
 from __future__ import annotations
@@ -78,7 +82,9 @@ class EndpointConfig:
     threshold: float = 0.5  # speech probability that counts as speech
     start_ms: int = 120  # this much speech opens a turn (a click or a cough does not)
     pause_ms: int = 200  # a pause this long lets the caller's words be transcribed early
-    end_silence_ms: int = 500  # a pause this long ends the turn
+    end_silence_ms: int = 500  # a pause this long ends the turn (with a turn model: if the caller has finished)
+    unfinished_silence_ms: int = 2000  # a pause this long ends the turn the turn model thought unfinished
+    judged: bool = False  # a turn model decides at end_silence_ms ("quiet" event, then `decide`)
     max_turn_s: float = 20.0  # a caller who never stops is cut here, and the turn is answered
     pre_roll_ms: int = 300  # audio kept from before the turn opened, so first syllables are not lost
     min_rms: float = 0.004  # quieter than this is silence, whatever the detector says (line hiss)
@@ -86,7 +92,7 @@ class EndpointConfig:
 
 @dataclass(frozen=True)
 class TurnEvent:
-    kind: str  # "started", "paused", "resumed", "ended"
+    kind: str  # "started", "paused", "resumed", "quiet" (only when judged: waits for `decide`), "ended"
     at_s: float  # position in the stream (seconds) where it happened
     audio: Audio | None = None  # the turn so far ("paused") or whole ("ended")
     cut: bool = False  # ended by max_turn_s, not by silence
@@ -110,6 +116,8 @@ class Endpointer:
         self._silence_run = 0
         self._paused = False
         self._last_speech_end = 0
+        self._verdict: bool | None = None  # the turn model's word on this pause: finished or not; None: not asked
+        self._waiting = False  # a "quiet" event is out and no verdict has come back yet
 
     @property
     def in_turn(self) -> bool:
@@ -124,17 +132,32 @@ class Endpointer:
         self.detector.reset()
         self.__post_init__()
 
+    @property
+    def waiting(self) -> bool:
+        """A "quiet" event is waiting for `decide`; audio fed meanwhile is kept, not judged."""
+        return self._waiting
+
     def feed(self, samples: np.ndarray) -> list[TurnEvent]:
         events: list[TurnEvent] = []
         self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
         size = self.detector.frame_samples
-        while len(self._pending) >= size:
+        while len(self._pending) >= size and not self._waiting:
             frame, self._pending = self._pending[:size], self._pending[size:]
             self._position += size
             event = self._step(frame)
             if event:
                 events.append(event)
         return events
+
+    def decide(self, finished: bool | None) -> list[TurnEvent]:
+        """The turn model's verdict on the "quiet" pause: True (or None, no verdict) ends the turn now; False waits
+        up to `unfinished_silence_ms` for more. Then the audio kept meanwhile is read on."""
+        self._waiting = False
+        if not self._in_turn:
+            return self.feed(np.zeros(0, np.float32))
+        self._verdict = finished is not False
+        events = [self._end(cut=False)] if self._verdict else []
+        return events + self.feed(np.zeros(0, np.float32))
 
     def current_audio(self) -> Audio | None:
         """The open turn so far (for live captions), or None between turns."""
@@ -167,6 +190,7 @@ class Endpointer:
         if speech:
             self._silence_run = 0
             self._last_speech_end = self._position
+            self._verdict = None
             if self._paused:
                 self._paused = False
                 return TurnEvent("resumed", self._position / self.rate)
@@ -176,7 +200,13 @@ class Endpointer:
         if turn_samples / self.rate >= cfg.max_turn_s:
             return self._end(cut=True)
         if self._ms(self._silence_run) >= cfg.end_silence_ms:
-            return self._end(cut=False)
+            if not cfg.judged:
+                return self._end(cut=False)
+            if self._verdict is None:
+                self._waiting = True
+                return TurnEvent("quiet", self._last_speech_end / self.rate, self._turn_audio())
+            if self._ms(self._silence_run) >= cfg.unfinished_silence_ms:
+                return self._end(cut=False)
         if not self._paused and self._ms(self._silence_run) >= cfg.pause_ms:
             self._paused = True
             return TurnEvent("paused", self._last_speech_end / self.rate, self._turn_audio())
@@ -195,4 +225,5 @@ class Endpointer:
         self._in_turn, self._turn, self._history = False, [], []
         self._speech_run = self._silence_run = 0
         self._paused = False
+        self._verdict, self._waiting = None, False
         return TurnEvent("ended", at, audio, cut=cut)

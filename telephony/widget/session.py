@@ -61,6 +61,8 @@ class Agent(Protocol):
 
     async def feed(self, samples: np.ndarray) -> list[Any]: ...
 
+    async def end_of_speech(self) -> list[Any]: ...
+
     async def text(self, text: str) -> list[Any]: ...
 
     def choose_language(self, language: str) -> None: ...
@@ -231,15 +233,13 @@ class WidgetSession:
 
     async def _work(self) -> None:
         assert self.agent is not None
-        end_silence = np.zeros(SAMPLE_RATE * (self.dialogue.settings.voice.end_silence_ms + 150) // 1000,
-                               dtype=np.float32)
         while True:
             item = await self._queue.get()
             if isinstance(item, np.ndarray):
                 await self.agent.feed(item)
             elif isinstance(item, EndOfSpeech):
-                # Press-to-talk was released: the silence the endpointer waits for, at once.
-                await self.agent.feed(end_silence)
+                # Press-to-talk was released: the turn ends now (no silence or turn model to wait for).
+                await self.agent.end_of_speech()
             elif isinstance(item, TypedQuestion):
                 self._spawn(self._typed_question(item.text))
             elif isinstance(item, ChooseLanguage):

@@ -15,6 +15,7 @@ import pytest
 
 from telephony.simulator import TwimlReply
 from tests.telephony.conftest import STAFF_NUMBER, SUNDAY_10, TUESDAY_10, completed_call
+from voice.audio import Audio
 from voice.tts import VoiceChoice
 
 QUESTION = "Wie melde ich meine Wohnung an?"
@@ -44,6 +45,21 @@ async def test_german_caller_hears_the_answer_to_their_question(twilio, speech, 
     assert detail.call.caller_number is None  # the number is kept only with a callback request
     [turn] = detail.turns
     assert (turn.language, turn.action, turn.topic, turn.ending) == ("de", "answer", "address-registration", "played")
+
+
+async def test_caller_who_pauses_a_second_to_find_a_word_is_answered_once_for_the_whole_question(
+        twilio, speech, store):
+    # "äh" and a one-second pause: the turn model hears an unfinished turn, so the silence does not end it.
+    half, rest = speech("Wie viel kostet das, äh"), speech("das Deutschlandticket im Monat?")
+    call = await twilio.incoming_call()
+    async with call.connect() as line:
+        await choose_german(line)
+        await line.say(Audio.concat([half, Audio.silence(1.0, half.rate), rest], half.rate), trailing_silence_s=0.3)
+        await line.wait_for_answer(quiet_s=3.0)
+        await line.hang_up()
+    detail = await completed_call(store, call.call_sid)
+    [turn] = detail.turns
+    assert (turn.action, turn.topic) == ("answer", "deutschlandticket"), turn.transcript
 
 
 async def test_caller_speaking_over_the_bot_gets_clear_and_the_bot_stops(twilio, speech):

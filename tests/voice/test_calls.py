@@ -55,7 +55,7 @@ def test_an_unreadable_file_gets_a_clear_error(tmp_path):
 def test_two_questions_separated_by_a_pause_are_two_turns(voice_services, speak):
     first = speak("How much is the Deutschlandticket?", "en")
     second = speak("How do I register my address?", "en")
-    audio = Audio.concat([first, Audio.silence(1.5, first.rate), second], first.rate)
+    audio = Audio.concat([first, Audio.silence(2.5, first.rate), second], first.rate)
     _, turns = asyncio.run(replay(voice_services, audio, at=TUESDAY_10, realtime=False))
     assert [t.reply.topic for t in turns] == ["deutschlandticket", "address-registration"]
 

@@ -17,7 +17,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from telephony.widget import WidgetConfig
+from telephony.widget.protocol import SAMPLE_RATE, encode_audio
 from tests.widget.conftest import widget_server
+from voice.audio import Audio
 
 
 def socket_url(server: str) -> str:
@@ -26,12 +28,12 @@ def socket_url(server: str) -> str:
 
 @asynccontextmanager
 async def session(server: str, origin: str | None = None, hello: bool = True,
-                  address: str | None = None) -> AsyncIterator[ClientConnection]:
+                  address: str | None = None, lang: str = "en") -> AsyncIterator[ClientConnection]:
     """A visitor's socket; `address`: the loopback address it comes from (127.0.0.1 unless given)."""
     extra: dict[str, Any] = {"local_addr": (address, 0)} if address else {}
     async with connect(socket_url(server), origin=origin or server, open_timeout=10, **extra) as ws:  # type: ignore[arg-type]
         if hello:
-            await ws.send(json.dumps({"type": "hello", "lang": "en"}))
+            await ws.send(json.dumps({"type": "hello", "lang": lang}))
             ready = await next_json(ws)
             assert ready["type"] == "ready", ready
         yield ws
@@ -82,6 +84,39 @@ async def test_a_typed_question_gets_the_answer_its_sources_and_speech(server: s
         assert reply["sources"] and all(s["url"].startswith("https://") for s in reply["sources"])
         audio = await asyncio.wait_for(ws.recv(), 30)
         assert isinstance(audio, bytes) and len(audio) > 3200 and len(audio) % 2 == 0
+
+
+async def test_a_visitor_pausing_a_second_to_find_a_word_gets_one_answer_to_the_whole_question(
+        server: str, voice_services) -> None:
+    speak = voice_services.synthesizer.speak
+    half, rest = speak("Wie viel kostet das, äh", "de"), speak("das Deutschlandticket im Monat?", "de")
+    spoken = Audio.concat([half, Audio.silence(1.0, 16000), rest, Audio.silence(3.0, 16000)], SAMPLE_RATE)
+    async with session(server, lang="de") as ws:
+        async def microphone() -> None:  # in real time, as a browser sends it
+            for start in range(0, len(spoken.samples), 320):
+                await ws.send(encode_audio(spoken.samples[start : start + 320]))
+                await asyncio.sleep(0.02)
+
+        talking = asyncio.create_task(microphone())
+        finals = []
+        while (message := await next_json(ws))["type"] != "reply":
+            if message["type"] == "final":
+                finals.append(message["text"])
+        await talking
+    assert len(finals) == 1, finals
+    assert (message["action"], message["topic"]) == ("answer", "deutschlandticket")
+
+
+async def test_releasing_press_to_talk_ends_the_turn_even_mid_sentence(server: str, voice_services) -> None:
+    # The turn model would wait for the rest of "Wie viel kostet das, äh"; the released button says it is over.
+    half = voice_services.synthesizer.speak("Wie viel kostet das, äh", "de").at_rate(SAMPLE_RATE)
+    async with session(server, lang="de") as ws:
+        for start in range(0, len(half.samples), 320):
+            await ws.send(encode_audio(half.samples[start : start + 320]))
+        await ws.send(json.dumps({"type": "end"}))
+        while (message := await next_json(ws, timeout=30))["type"] != "final":
+            pass
+    assert message["text"]
 
 
 async def test_an_oversize_frame_closes_that_session_and_no_other(server: str) -> None:
