@@ -101,6 +101,22 @@ async def one_call(services: VoiceServices, audio: Audio, language: str, at: dat
     return [t.reply.timings_ms["voice_to_voice"] for t in turns if t.reply and "voice_to_voice" in t.reply.timings_ms]
 
 
+def bench_turn_model(services: VoiceServices, spoken: list[tuple[Audio, str]]) -> dict:
+    """Smart Turn's time per verdict (one thread), and how often it calls a whole test question unfinished (each
+    such turn waits `unfinished_silence_ms` instead of `end_silence_ms`)."""
+    if services.turn_model is None:
+        return {"model": None}
+    times, unfinished = [], 0
+    for audio, _ in spoken:
+        tail = Audio.concat([audio, Audio.silence(0.2, audio.rate)], 16000)
+        started = time.perf_counter()
+        unfinished += not services.turn_model.finished(tail)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"model": "smart-turn-v3.2", "verdict_ms_p50": round(percentile(times, 50)),
+            "verdict_ms_p95": round(percentile(times, 95)), "whole_questions_judged_unfinished": unfinished,
+            "n": len(spoken)}
+
+
 def bench_latency(services: VoiceServices, questions: list[tuple[Audio, str]], at: datetime) -> dict:
     latencies: list[float] = []
     for audio, language in questions:
@@ -124,6 +140,8 @@ def main() -> int:
     for audio, lang in spoken:  # answers are pre-rendered in production, so they are here too
         asyncio.run(replay(services, audio, language=lang, at=at, realtime=False, channel="bench"))
     if not partial:
+        print("turn model (Smart Turn v3.2) on the whole test questions:", flush=True)
+        results["turn_model"] = bench_turn_model(services, spoken)
         print("voice-to-voice latency (end of caller speech -> first answer audio), real-time feed:", flush=True)
         results["voice_to_voice_ms"] = bench_latency(services, spoken, at)
     if not ABUSE_ONLY:
@@ -136,6 +154,8 @@ def main() -> int:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version()},
         "settings": {"end_silence_ms": settings.voice.end_silence_ms, "pause_ms": settings.voice.pause_ms,
+                     "turn_model": settings.voice.turn_model,
+                     "unfinished_silence_ms": settings.voice.unfinished_silence_ms,
                      "stt_short_window": settings.voice.stt_short_window, "vad": settings.voice.vad,
                      "stt_workers": settings.voice.stt_workers, "stt_threads": settings.voice.stt_threads},
     })
@@ -149,6 +169,9 @@ def print_table(results: dict) -> None:
     if v2v := results.get("voice_to_voice_ms"):
         print(f"voice-to-voice: p50 {v2v['p50']} ms, p95 {v2v['p95']} ms over {v2v['n']} questions "
               f"(target p50 <= 800, p95 <= 1500)")
+    if (turn := results.get("turn_model")) and turn.get("model"):
+        print(f"turn model: {turn['verdict_ms_p50']} ms p50 / {turn['verdict_ms_p95']} ms p95 per verdict; "
+              f"{turn['whole_questions_judged_unfinished']} of {turn['n']} whole questions judged unfinished")
     if results.get("stt_rtf"):
         print(f"{'lang':<6}{'stt rtf':>9}  tts rtf / first audio ms per backend   round-trip WER per voice")
         for language, rtf in results["stt_rtf"].items():
