@@ -167,8 +167,10 @@ def _mount_channels(app: FastAPI, services: Services) -> None:
         # From the config or the environment, else the database: never a file in one instance's data folder.
         secret = services.review_secret or review.secret_key or services.store.accounts.shared_secret(SECRET_NAME)
         gate = PasswordGate(review.login_concurrency, review.login_queue)
+        dialogue = services.dialogue
         app.include_router(create_review_router(services.store, secret, gate=gate,
-                                                session_max_age_s=round(review.session_hours * 3600)))
+                                                session_max_age_s=round(review.session_hours * 3600),
+                                                topics=lambda: dialogue.knowledge.topics.values()))
     if services.voice is not None:
         from telephony.widget import create_widget_router
 

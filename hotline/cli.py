@@ -165,6 +165,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     store = IndexStore(settings.cache_dir / "index")
     if not args.force and store.is_current(content_digest(topics_dir)):
         print(f"index is up to date ({store.manifest().documents} documents in {store.directory})")
+        _warn_expiring(topics_dir, settings.languages)
         return 0 if args.no_audio else _render_answers(settings)
     bar = tqdm(total=0, desc="embedding topics", unit="doc")
 
@@ -182,7 +183,25 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     bar.close()
     print(f"indexed {manifest.documents} documents in {time.perf_counter() - started:.1f} s -> {store.directory}")
+    _warn_expiring(topics_dir, settings.languages)
     return 0 if args.no_audio else _render_answers(settings)
+
+
+def _warn_expiring(topics_dir: Path, languages: Sequence[str]) -> None:
+    """Name each topic whose dated facts (`valid_until`) are past or due within 30 days: staff must re-check them."""
+    from knowledge.topics import TopicError, load_topics
+
+    try:
+        topics = load_topics(topics_dir, languages)
+    except TopicError:
+        return  # an unchanged index was built from these files; a broken file is reported by a rebuild
+    today = datetime.now(UTC).date()
+    for topic in topics:
+        state = topic.expiry(today)
+        if state:
+            verb = "expired on" if state == "expired" else "expire on"
+            print(f"hotline ingest: warning: {topic.id}: facts {verb} {topic.valid_until} (valid_until); "
+                  f"check them and update the topic", file=sys.stderr)
 
 
 def _voice(settings: Settings, dialogue=None):

@@ -117,6 +117,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "total_calls": ("{n} calls in this period", "{n} Anrufe in diesem Zeitraum"),
     "no_latency": ("No latency was measured in this period.", "In diesem Zeitraum wurde keine Latenz gemessen."),
     "no_data": ("No calls in this period.", "Keine Anrufe in diesem Zeitraum."),
+    "dated_topics": ("Topics to re-check: dated facts expire", "Themen zu prüfen: datierte Fakten laufen ab"),
+    "dated_expired": ("facts expired on {date}; the hotline still says them", "Fakten abgelaufen am {date}; die Hotline sagt sie noch"),
+    "dated_expiring": ("facts valid until {date}", "Fakten gültig bis {date}"),
 }
 
 

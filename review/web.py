@@ -8,7 +8,7 @@ needs a staff session; a browser without one is sent to the login page, an API c
 # session dependency is defined inside create_review_router, out of reach of string annotations.
 import base64
 import hashlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -50,6 +50,7 @@ def create_review_router(
     gate: PasswordGate | None = None,
     session_max_age_s: int = SESSION_MAX_AGE_S,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    topics: Callable[[], Iterable[Any]] = tuple,
 ) -> APIRouter:
     """The /review pages over `store`; `secret_key` signs the login form's cookie (the same on every instance).
 
@@ -236,8 +237,12 @@ def create_review_router(
         days = period_days(days)
         stats = store.dashboard_stats(days, now=clock())
         t = translator(language(request, session))
+        today = clock().astimezone(store.timezone).date()
+        # Topics whose dated facts (a new amount, price or threshold) are past or due within 30 days: re-check them.
+        dated = sorted(((topic.valid_until, topic.id, state) for topic in topics()
+                        if (state := topic.expiry(today))), key=lambda row: (row[0], row[1]))
         return render(
-            request, session, "dashboard.html", stats=stats, days=days,
+            request, session, "dashboard.html", stats=stats, days=days, dated=dated,
             calls_chart=charts.stacked_days(t("calls_per_day"), stats.days, stats.calls_by_language,
                                             stats.languages),
             action_chart=charts.horizontal_bars(t("action_mix"), stats.action_mix,

@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,22 @@ def test_ingest_rejects_a_broken_topic_naming_file_and_field_and_keeps_the_index
 def test_ingest_does_nothing_when_the_content_is_unchanged(small_kb):
     _, env, _ = small_kb
     assert "up to date" in run("ingest", "--no-audio", env=env).stdout
+
+
+def test_ingest_warns_about_a_topic_whose_dated_facts_expire_within_thirty_days(small_kb):
+    topics, env, _ = small_kb
+    soon = (datetime.now(UTC).date() + timedelta(days=10)).isoformat()
+    later = (datetime.now(UTC).date() + timedelta(days=400)).isoformat()
+    for name, until in (("tax-id", soon), ("blue-card", later)):
+        path = topics / f"{name}.yaml"
+        text = "".join(line for line in path.read_text().splitlines(keepends=True)
+                       if not line.startswith("valid_until:"))
+        path.write_text(text.replace("checked:", f"valid_until: {until}\nchecked:", 1))
+    done = run("ingest", "--no-audio", env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"tax-id: facts expire on {soon}" in done.stderr
+    assert "blue-card" not in done.stderr
+    assert f"tax-id: facts expire on {soon}" in run("ingest", "--no-audio", env=env).stderr  # also when up to date
 
 
 def test_eval_prints_recall_and_mrr_per_language(knowledge):

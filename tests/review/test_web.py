@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from knowledge.topics import Topic
 from pipeline.records import CallRecord, SourceRecord
 from review.auth import LoginThrottle, PasswordGate
 from review.store import TranscriptStore
@@ -298,6 +300,25 @@ def test_the_dashboard_draws_the_three_charts(client: TestClient) -> None:
     html = client.get("/review/dashboard?days=7").text
     assert html.count("<svg") == 3
     assert "Calls per day by language" in html and "p95" in html and "2100" in html
+
+
+def test_the_dashboard_lists_topics_whose_dated_facts_are_past_or_due_within_30_days(
+        sqlite_store: TranscriptStore, clock: FakeClock) -> None:
+    today = NOW.astimezone(sqlite_store.timezone).date()
+    topics = [Topic(topic_id, topic_id, today - timedelta(days=100), (), {}, valid_until=today + timedelta(days=days))
+              for topic_id, days in (("minimum-wage", 10), ("blue-card", -1), ("deutschlandticket", 200))]
+    sqlite_store.add_user("anna", PASSWORD)
+    app = FastAPI()
+    app.include_router(create_review_router(sqlite_store, SECRET, throttle=LoginThrottle(sqlite_store.accounts,
+                                                                                         clock=clock),
+                                            clock=lambda: NOW, topics=lambda: topics))
+    with TestClient(app) as client:
+        log_in(client)
+        html = client.get("/review/dashboard").text
+    assert "Topics to re-check" in html
+    assert f"minimum-wage: facts valid until {today + timedelta(days=10)}" in html
+    assert f"blue-card: facts expired on {today - timedelta(days=1)}" in html
+    assert "deutschlandticket" not in html
 
 
 def test_the_knowledge_gaps_page_lists_the_groups(client: TestClient) -> None:
