@@ -287,15 +287,32 @@ class Dialogue:
                      timings_ms=timings or {})
 
     def render(self, text: str, language: str) -> str:
-        """Fill in the operator's facts from config; they are never written into the topics' prose."""
+        """Fill in the operator's facts from config; they are never written into the topics' prose.
+
+        A value the config still marks as an example (`operator.example_values`) is never said as a fact: its
+        sentences are left out and the caller hears that the contact details are not set up yet, with the way
+        to staff; an answer that was mostly such sentences becomes that notice alone."""
         if "{" not in text:
             return text
         operator = self.settings.operator
+        examples = [f"{{{_PLACEHOLDERS[key]}}}" for key in operator.example_values if key in _PLACEHOLDERS]
+        sentences = _SENTENCE_END.split(text.strip())
+        kept = [s for s in sentences if not any(placeholder in s for placeholder in examples)]
+        if len(kept) < len(sentences):
+            notice = self.phrases.say(language, "contact_unconfigured")
+            rest = " ".join(kept)
+            text = notice if len(rest) < len(text) / 2 else f"{rest} {notice}"
         return text.format(
             operator_name=operator.name, operator_address=operator.address, operator_phone=operator.phone,
             operator_email=operator.email, operator_website=operator.website,
             opening_hours=self.phrases.opening_hours(language, self.hours),
         )
+
+
+# operator.example_values names -> the topics' placeholders that carry them
+_PLACEHOLDERS = {"address": "operator_address", "phone": "operator_phone", "email": "operator_email",
+                 "website": "operator_website", "opening_hours": "opening_hours"}
+_SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+")
 
 
 def normalised_words(text: str) -> list[str]:

@@ -1,5 +1,7 @@
 """The answering core, as a caller experiences it: language, intents, opening hours, retrieval, bad input."""
 
+import copy
+
 import pytest
 
 from pipeline.dialogue import Conversation
@@ -41,10 +43,22 @@ def test_a_german_topic_answers_an_english_question_in_english(dialogue):
 
 
 def test_operator_facts_come_from_config_not_from_the_topic_prose(dialogue, settings):
-    reply = ask(dialogue, "What is the address of the Welcome Center?")
+    # An operator who has entered the centre's real details (none marked as an example any more).
+    configured = copy.copy(dialogue)
+    configured.settings = settings.model_copy(
+        update={"operator": settings.operator.model_copy(update={"example_values": ()})})
+    reply = ask(configured, "What is the address of the Welcome Center?")
     assert reply.topic in ("welcome-center", "contact-welcome-center")
     assert settings.operator.address in reply.answer
     assert "{" not in reply.answer
+
+
+def test_example_contact_details_are_not_given_as_facts_but_the_way_to_staff_is(dialogue, settings):
+    reply = ask(dialogue, "What is the phone number of the Welcome Center?")
+    assert reply.topic == "contact-welcome-center"
+    assert settings.operator.phone not in reply.answer and settings.operator.address not in reply.answer
+    assert reply.answer == dialogue.phrases.say("en", "contact_unconfigured")
+    assert settings.operator.phone not in reply.details
 
 
 def test_asking_for_a_person_on_a_tuesday_morning_transfers(dialogue):

@@ -118,8 +118,6 @@ def test_details_read_aloud_carry_no_links_addresses_or_dangling_phrases(topics)
             assert len(localized.spoken_details.split()) <= 80, (topic.id, language)
 
 
-@pytest.mark.xfail(strict=True, reason="issue #11: while operator.example_values lists them, the hotline still speaks "
-                                       "the example phone and address as facts (Dialogue.render fills them in)")
 def test_example_operator_values_are_never_spoken(dialogue, settings, topics):
     operator = settings.operator
     examples = [getattr(operator, key) for key in ("address", "phone") if key in operator.example_values]
