@@ -54,8 +54,10 @@ class LinkMessage:
     links: tuple[str, ...]
 
     def body(self, phrases: Phrases, operator: Operator) -> str:
-        contact = phrases.say(self.language, "sms_contact", phone=operator.phone, email=operator.email,
-                              website=operator.website)
+        # Contact details the config still marks as examples are no facts to hand a caller in writing.
+        examples = {"phone", "email", "website"} & set(operator.example_values)
+        contact = "" if examples else phrases.say(self.language, "sms_contact", phone=operator.phone,
+                                                  email=operator.email, website=operator.website)
         lines = [f"{operator.name}: {self.title}", *self.links[:MAX_LINKS], contact]
         return "\n".join(line for line in lines if line)[:MAX_BODY_CHARS]
 

@@ -34,10 +34,15 @@ def test_only_numbers_that_can_receive_a_text_message_get_one():
         assert not can_receive_sms(number), number
 
 
+def configured(operator):
+    """The operator's details once the centre has entered its real ones (none marked as an example)."""
+    return operator.model_copy(update={"example_values": ()})
+
+
 def test_the_message_names_the_topic_in_the_callers_language_with_links_and_contact(dialogue, settings):
     reply = dialogue.answer(dialogue.knowledge.topics["address-registration"], "de", 1.0, QUESTION)
     body = link_message(reply, dialogue.knowledge.topics, dialogue.phrases).body(dialogue.phrases,
-                                                                                    settings.operator)
+                                                                                    configured(settings.operator))
     lines = body.split("\n")
     assert lines[0] == "Welcomecenter Mittelhessen: Die Anmeldung Ihrer Wohnung"
     assert lines[1] == "https://www.gesetze-im-internet.de/bmg/__17.html"
@@ -50,11 +55,19 @@ def test_after_a_noted_callback_the_message_says_so_with_the_contact(dialogue, s
     from pipeline.dialogue import Reply
 
     callback = Reply("tr", "answer", dialogue.phrases.say("tr", "callback_saved"), intent="callback")
-    body = link_message(callback, dialogue.knowledge.topics, dialogue.phrases).body(dialogue.phrases,
-                                                                                       settings.operator)
-    operator = settings.operator
+    operator = configured(settings.operator)
+    body = link_message(callback, dialogue.knowledge.topics, dialogue.phrases).body(dialogue.phrases, operator)
     contact = f"İletişim: {operator.phone}, {operator.email}, {operator.website}"
     assert body.split("\n") == ["Welcomecenter Mittelhessen: Geri arama talebiniz alındı", contact]
+
+
+def test_example_contact_details_stay_out_of_the_message(dialogue, settings):
+    reply = dialogue.answer(dialogue.knowledge.topics["address-registration"], "de", 1.0, QUESTION)
+    body = link_message(reply, dialogue.knowledge.topics, dialogue.phrases).body(dialogue.phrases,
+                                                                                    settings.operator)
+    operator = settings.operator
+    assert not [value for value in (operator.phone, operator.email, operator.website) if value in body], body
+    assert body.split("\n")[0] == "Welcomecenter Mittelhessen: Die Anmeldung Ihrer Wohnung"
 
 
 async def test_the_real_twilio_client_sends_one_message_through_the_messages_api(fake_api):
