@@ -42,9 +42,17 @@ def route_pipecat(level: str = PIPECAT_LEVEL) -> None:
     logger.add(_to_logging, level=level, format="{message}")
 
 
+# pipecat's transport reports, at ERROR, the exception that ends its receive loop; for a message our serializer
+# refused (`telephony.protocol.MalformedMessage`) that is no fault of ours, and the serializer has already said
+# why in its own warning. Those lines are kept at INFO.
+_REFUSED_BY_US = "exception receiving data: MalformedMessage"
+
+
 def _to_logging(message) -> None:
     record = message.record
     level = record["level"].no
+    if _REFUSED_BY_US in record["message"]:
+        level = logging.INFO
     # loguru's levels are logging's numbers (WARNING 30, ERROR 40); its own SUCCESS (25) and TRACE (5) map near.
     name = record["name"] or "pipecat"  # the module, "pipecat.transports..."
     logging.getLogger(name if name.startswith("pipecat") else f"pipecat.{name}").log(

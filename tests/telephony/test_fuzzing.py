@@ -208,20 +208,12 @@ class LogWatch(logging.Handler):
         found = []
         for record in self.records:
             text = record.getMessage()
-            if _refusal_reported_by_pipecat(record, text):
-                continue
             if record.exc_info or record.levelno >= logging.ERROR or "Traceback" in text:
                 found.append(f"{record.name} {record.levelname}: {text[:300]}"
                              + (f" (with a traceback)\n{logging.Formatter().formatException(record.exc_info)[-3000:]}"
                                 if record.exc_info else ""))
         found += [f"loguru: {line[:300]}" for line in self.loguru if "Traceback" in line]
         return found
-
-
-def _refusal_reported_by_pipecat(record: logging.LogRecord, text: str) -> bool:
-    """pipecat's transport reports a message our serializer refused (MalformedMessage) at ERROR, without a
-    traceback; our own one-line warning says the same. That line is expected here, nothing else from pipecat."""
-    return record.name.startswith("pipecat") and "MalformedMessage" in text and not record.exc_info
 
 
 @pytest.fixture
