@@ -138,11 +138,12 @@ class PhoneCall:
                 with suppress(Exception):  # the peer may be gone already
                     await self.websocket.close(code=POLICY_VIOLATION if self.serializer.rejected else 1000)
             outcome = self.outcome or "hung_up"
+            # Said before the record is completed: whoever sees the completed record can find this line too.
+            log.info("call %s: ended (%s)", self.call_sid, outcome)
             try:
                 await asyncio.wait_for(self.agent.close(outcome), CLOSE_TIMEOUT_S)
             except Exception:
                 log.exception("call %s: could not complete the call record", self.call_sid)
-        log.info("call %s: ended (%s)", self.call_sid, outcome)
         return outcome
 
     async def _begin(self) -> None:
