@@ -141,6 +141,10 @@ class Listener:
             self._speculation[1].cancel()
             self._speculation = None
 
+    def _covers(self, early_samples: int, audio: Audio) -> bool:
+        """Work done early on `early_samples` of the turn still stands for `audio` (at most 200 ms more)."""
+        return early_samples >= len(audio.samples) - self.rate // 5
+
     # --- has the caller finished? --------------------------------------------------------------------
     def _judge_early(self, audio: Audio) -> None:
         if self.turn_model and self.turn_model.hears(self.language()):
@@ -152,7 +156,7 @@ class Listener:
         if not (self.turn_model and self.turn_model.hears(self.language())):
             return None
         verdict, self._verdict = self._verdict, None
-        if not verdict or verdict[0] < len(audio.samples) - self.rate // 5:
+        if not verdict or not self._covers(verdict[0], audio):
             if verdict:
                 verdict[1].cancel()
             verdict = (len(audio.samples), self.turn_model.judge(audio))
@@ -173,7 +177,7 @@ class Listener:
 
     async def _recognise(self, audio: Audio) -> Transcript:
         speculation, self._speculation = self._speculation, None
-        if speculation and speculation[0] >= len(audio.samples) - self.rate // 5:
+        if speculation and self._covers(speculation[0], audio):
             try:
                 early = await speculation[1]
                 if early is not None:

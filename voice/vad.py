@@ -132,11 +132,6 @@ class Endpointer:
         self.detector.reset()
         self.__post_init__()
 
-    @property
-    def waiting(self) -> bool:
-        """A "quiet" event is waiting for `decide`; audio fed meanwhile is kept, not judged."""
-        return self._waiting
-
     def feed(self, samples: np.ndarray) -> list[TurnEvent]:
         events: list[TurnEvent] = []
         self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
@@ -153,8 +148,6 @@ class Endpointer:
         """The turn model's verdict on the "quiet" pause: True (or None, no verdict) ends the turn now; False waits
         up to `unfinished_silence_ms` for more. Then the audio kept meanwhile is read on."""
         self._waiting = False
-        if not self._in_turn:
-            return self.feed(np.zeros(0, np.float32))
         self._verdict = finished is not False
         events = [self._end(cut=False)] if self._verdict else []
         return events + self.feed(np.zeros(0, np.float32))
