@@ -152,6 +152,11 @@ class VoiceAgent:
     def bot_speaking(self) -> bool:
         return self.speaker.is_speaking()
 
+    @property
+    def heard_s(self) -> float:
+        """Seconds of the caller's audio read so far: the caller's clock, which lags ours when we fall behind."""
+        return self.listener.endpointer.position_s
+
     def caller_speaking(self) -> bool:
         return self.listener.endpointer.in_turn
 

@@ -81,6 +81,8 @@ class PhoneCall:
         self._tasks: set[asyncio.Task[None]] = set()
         self._running: asyncio.Task[Any] | None = None  # the pipeline, once it runs
         self._last_activity = time.monotonic()
+        self._heard_at_activity = 0.0  # the caller's audio clock (seconds of their audio read) at that moment
+        self._heard = (0.0, time.monotonic())  # the audio clock, and when it last moved
         self._prompted = False
         self._menu_due = grant.resume != RESUME_CALLBACK  # the menu, if the caller says nothing after the welcome
         self._welcomed = False
@@ -244,7 +246,7 @@ class PhoneCall:
             self._spawn(self._consent_after_answer(reply.language), "consent notice")
 
     def on_caller_activity(self) -> None:
-        self._last_activity = time.monotonic()
+        self._activity(time.monotonic())
         self._prompted = False
         self._menu_due = False  # a caller who spoke or pressed a key knows what to do
 
@@ -416,6 +418,8 @@ class PhoneCall:
         while True:  # until the call's tasks are cancelled: an ending that fails (a refused transfer) goes on
             await asyncio.sleep(WATCH_INTERVAL_S)
             now = time.monotonic()
+            if (heard := self.agent.heard_s) != self._heard[0]:
+                self._heard = (heard, now)
             if self._closing:
                 continue
             if now - started >= policy.max_call_s:
@@ -424,21 +428,35 @@ class PhoneCall:
                 return
             # While a turn is recognised or answered (slow under load) the quiet is ours, not the caller's.
             if self.agent.caller_speaking() or self.agent.bot_speaking() or self.agent.working():
-                self._last_activity = now
+                self._activity(now)
                 if self.agent.caller_speaking():
                     self._menu_due = False
-            elif self._menu_due and self._welcomed and now - self._last_activity >= policy.menu_after_silence_s:
+            elif self._menu_due and self._welcomed and self._quiet_s(now) >= policy.menu_after_silence_s:
                 self._menu_due = False
-                self._last_activity = now
+                self._activity(now)
                 await self._play_parts(self.line.greeting.menu)
-            elif now - self._last_activity >= policy.silence_prompt_s:
-                self._last_activity = now
+            elif self._quiet_s(now) >= policy.silence_prompt_s:
+                self._activity(now)
                 if self._prompted or self._winding_down is not None:
                     await self._say_then_end("goodbye", self._winding_down or "silence")
                     return
                 self._prompted = True
                 self.agent.sms_offered = False  # a "yes" to "any more questions?" is no consent to an SMS
                 await self.agent.say_phrase("ask_more")
+
+    def _activity(self, now: float) -> None:
+        self._last_activity, self._heard_at_activity = now, self.agent.heard_s
+
+    def _quiet_s(self, now: float) -> float:
+        """How long the caller has been quiet as far as we have heard them: on the caller's own audio clock
+        where it runs behind ours (a busy server still reading audio that arrived seconds ago must not take
+        its backlog for silence, nor prompt or hang up on a caller whose goodbye it has not read yet); on ours
+        where their audio stopped coming at all (a dead line is silent too)."""
+        heard, moved = self._heard
+        wall = now - self._last_activity
+        if now - moved >= self.line.policy.silence_prompt_s:
+            return wall
+        return min(wall, heard - self._heard_at_activity)
 
     # --- tasks -------------------------------------------------------------------------------------------
     def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:

@@ -37,6 +37,24 @@ async def test_silent_caller_is_asked_once_then_told_goodbye_and_hung_up(voice_s
     assert len(line.marks) == 1 and line.heard_seconds(line.clears[-1]) > 4.0
 
 
+async def test_quiet_is_counted_on_the_callers_audio_when_the_server_reads_it_late(
+        voice_services, dialogue, fake_api, store):
+    """A server that falls behind reads the caller's audio seconds after it was spoken: its own backlog is no
+    silence of the caller's, so it neither prompts early nor hangs up on a goodbye it has not read yet."""
+    policy = CallPolicy(silence_prompt_s=3.0)
+    with serve(voice_services, dialogue, fake_api, store, policy=policy) as server:
+        call = await server.twilio.incoming_call()
+        async with call.connect(speed=0.5) as line:  # 3 s of the caller's audio take 6 s to arrive
+            await _cut_greeting(line)
+            await line.wait_for_answer(since=line.clears[-1], quiet_s=1.0)  # "Gut, wir sprechen weiter auf Deutsch."
+            told = line.playback_end
+            await line.wait_for_audio(since=told + 0.5, timeout_s=30)  # "Haben Sie noch eine Frage?"
+            prompted = min(chunk.starts for chunk in line.heard_chunks if chunk.starts >= told + 0.5)
+            await line.hang_up()
+        assert (await completed_call(store, call.call_sid)).call.outcome == "hung_up"
+    assert prompted - told >= 5.0, f"prompted {prompted - told:.1f} s after the last words, on our clock"
+
+
 async def test_call_at_the_maximum_length_says_goodbye_and_hangs_up(voice_services, dialogue, fake_api, store):
     policy = CallPolicy(max_call_s=6.0, silence_prompt_s=60.0)
     with serve(voice_services, dialogue, fake_api, store, policy=policy) as server:

@@ -587,13 +587,17 @@ async def fuzz_webhooks(fuzz: Fuzz, twilio: TwilioSimulator) -> None:
 
 
 # --- the test ---------------------------------------------------------------------------------------------
-async def real_call(twilio: TwilioSimulator, speech: Callable, store) -> Any:
+async def real_call(twilio: TwilioSimulator, speech: Callable, store, timeline: dict[str, float]) -> Any:
     question = speech(QUESTION)
     call = await twilio.incoming_call()
     async with call.connect() as line:
+        started = time.monotonic()
         await choose_german(line)
+        timeline["asked"] = time.monotonic() - started
         await line.say(question, trailing_silence_s=0.3)
         await line.wait_for_answer(quiet_s=3.0)
+        timeline["answered until"] = line.playback_end - started
+        timeline["hung up"] = time.monotonic() - started
         await line.hang_up()
     return await completed_call(store, call.call_sid, timeout_s=60)
 
@@ -604,7 +608,8 @@ async def test_a_thousand_malformed_inputs_leave_a_live_call_and_the_server_unha
     twilio = fuzz_server.twilio
     fuzz = Fuzz(fuzz_server)
     started = time.monotonic()
-    call = asyncio.create_task(real_call(twilio, speech, store))
+    timeline: dict[str, float] = {}  # seconds into the real call, for the story of a failure
+    call = asyncio.create_task(real_call(twilio, speech, store, timeline))
     call.add_done_callback(lambda _: fuzz.call_over.set())
     await asyncio.sleep(1.0)  # the call is connected and hears its greeting
     fuzzers = [fuzz_media_handshake(fuzz), fuzz_media_mid_call(fuzz, twilio), fuzz_widget(fuzz, 0),
@@ -620,7 +625,9 @@ async def test_a_thousand_malformed_inputs_leave_a_live_call_and_the_server_unha
 
     assert not fuzz.findings, "\n".join(fuzz.findings[:20])
     assert fuzz.total() >= 1_000 and all(fuzz.sent[target] >= quota for target, quota in QUOTA.items()), report
-    assert detail.call.outcome == "hung_up"
+    story = (detail.call.outcome, [(t.action, t.topic, t.language) for t in detail.turns], detail.statuses,
+             {what: round(at, 1) for what, at in timeline.items()})
+    assert detail.call.outcome == "hung_up", story
     [turn] = detail.turns
     assert (turn.language, turn.action, turn.topic) == ("de", "answer", "address-registration")
     for call_sid, code in fuzz.fuzz_calls.items():  # each was closed for its malformed message, and recorded
