@@ -18,7 +18,11 @@ from tests.telephony.conftest import STAFF_NUMBER, SUNDAY_10, TUESDAY_10, comple
 from voice.audio import Audio
 from voice.tts import VoiceChoice
 
-QUESTION = "Wie melde ich meine Wohnung an?"
+# Whisper base hears the test voice's "Wie melde ich meine Wohnung an?" on the phone path as "Wie melder, ist
+# meine(r) Wohnung an", which the knowledge base answers at some stream offsets and meets with a choice question
+# at others (issue #10). These tests are about the call, so they ask what the test voice is heard saying at every
+# offset tried (26 of 26); recognition itself is measured by `hotline eval` and `make bench`.
+QUESTION = "Wie kann ich meine Wohnung anmelden?"
 STAFF = "Ich möchte mit einem Mitarbeiter sprechen."
 
 
@@ -38,9 +42,10 @@ async def test_german_caller_hears_the_answer_to_their_question(twilio, speech, 
         await line.say(question, trailing_silence_s=0.3)
         answer = await line.wait_for_answer(quiet_s=5.0)
         await line.hang_up()
-    heard = voice_services.transcriber.transcribe(answer, language="de").text.lower()
-    assert "zwei wochen" in heard or "2 wochen" in heard, heard  # "innerhalb von zwei Wochen anmelden"
     detail = await completed_call(store, call.call_sid)
+    heard = voice_services.transcriber.transcribe(answer, language="de").text.lower()
+    # "innerhalb von zwei Wochen anmelden"; else what the hotline heard says why
+    assert "zwei wochen" in heard or "2 wochen" in heard, (heard, [t.transcript for t in detail.turns])
     assert (detail.call.channel, detail.call.outcome) == ("phone", "hung_up")
     assert detail.call.caller_number is None  # the number is kept only with a callback request
     [turn] = detail.turns

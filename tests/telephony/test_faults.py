@@ -54,9 +54,9 @@ def first_audio_after(line, moment: float) -> float:
 
 def with_greeting(real: VoiceServices, broken: VoiceServices) -> VoiceServices:
     """The greeting was rendered while everything worked (it is, at start-up): the fault comes mid-call."""
-    for part in PhoneGreeting(real, 8000).parts:
-        audio = real.answers.get_or_render(part.text, part.language, 8000)
-        broken.answers.store(part.text, part.language, [audio])
+    for part in PhoneGreeting(real, 8000, real.settings.telephony.welcome_pace).parts:
+        audio = real.answers.get_or_render(part.text, part.language, 8000, part.pace)
+        broken.answers.store(part.text, part.language, [audio], part.pace)
     return broken
 
 
@@ -140,7 +140,8 @@ async def test_a_voice_that_breaks_while_closed_offers_a_callback_and_says_goodb
         detail = await completed_call(store, call.call_sid)
     assert not fake_api.updates(call.call_sid)  # nobody to put through on a Sunday
     assert detail.call.outcome == "fault"
-    assert (detail.turns[0].ending, detail.turns[0].intent) == ("failed", None)
+    first = detail.turns[0]
+    assert (first.ending, first.intent) == ("failed", None), (first.transcript, first.action, first.topic)
     [callback] = detail.callbacks
     assert callback.number == "+4915112340001" and "wohnung" in callback.question.lower()
 
