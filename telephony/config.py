@@ -68,6 +68,8 @@ class TelephonyConfig(Section):
     silence_prompt_s: float = Field(default=12.0, ge=3.0, le=120.0)
     # The language menu is not part of the welcome: it plays when the caller says nothing this long after it.
     menu_after_silence_s: float = Field(default=4.0, ge=1.0, le=60.0)
+    # The welcome's voices this much faster than the answers': every caller hears it before they may ask.
+    welcome_pace: float = Field(default=1.15, ge=0.8, le=1.5)
 
 
 class TelephonySettings(PipelineSettings, Protocol):

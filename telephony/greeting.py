@@ -24,8 +24,10 @@ from voice.threads import in_synthesis_thread
 
 log = logging.getLogger("hotline.twilio")
 
-# Measured with the shipped voices at 8 kHz, pauses shortened: German 9.2 s (Kokoro reads German at about
-# 1.6 words a second), English 5.0 s; at the caller's ear about 13.5 s until the bot listens.
+# Measured with the shipped voices at 8 kHz, pauses shortened: German 8.7 s (Kokoro reads German at about
+# 1.6 words a second), English 5.0 s; at `telephony.welcome_pace` 1.15 they take 8.0 and 4.7 s, and the caller's
+# ear hears the bot listening after 12.7 s (13.8 s at 1.0). Kokoro's and Piper's speed do not shorten the
+# pauses inside a sentence, so a faster pace buys less than it says.
 WELCOME = {
     "de": "{operator}, automatischer Assistent. Wir speichern ein Textprotokoll, Widerspruch mit Stern. "
           "Ihre Frage bitte.",
@@ -39,15 +41,18 @@ MAX_PAUSE_S = 0.3  # a pause inside the welcome or the menu is cut to this
 class SpokenPart:
     text: str
     language: str
+    pace: float = 1.0  # the voice's own speed times this (`AnswerAudioCache`)
 
 
 class PhoneGreeting:
-    def __init__(self, services: VoiceServices, rate: int) -> None:
+    def __init__(self, services: VoiceServices, rate: int, welcome_pace: float = 1.0) -> None:
+        """`welcome_pace`: the welcome is heard on every call, so it may be spoken a little faster than answers
+        (`telephony.welcome_pace`)."""
         self.services = services
         self.rate = rate
         settings = services.settings
         operator = settings.operator.name
-        welcome = [SpokenPart(WELCOME[lang].format(operator=operator), lang)
+        welcome = [SpokenPart(WELCOME[lang].format(operator=operator), lang, welcome_pace)
                    for lang in ("de", "en") if lang in settings.languages]
         self.welcome = welcome
         phrases = services.dialogue.phrases
@@ -66,8 +71,8 @@ class PhoneGreeting:
 
     async def audio(self, part: SpokenPart) -> Audio:
         answers = self.services.answers
-        audio = (await asyncio.to_thread(answers.cached, part.text, part.language, self.rate)
-                 or await in_synthesis_thread(answers.get_or_render, part.text, part.language, self.rate))
+        audio = (await asyncio.to_thread(answers.cached, part.text, part.language, self.rate, part.pace)
+                 or await in_synthesis_thread(answers.get_or_render, part.text, part.language, self.rate, part.pace))
         # The welcome and the menu are heard on every call: their pauses are shortened. Other phrases sound as the
         # agent's own answers do.
         return shorten_pauses(audio, MAX_PAUSE_S) if part in self.welcome or part in self.menu else audio
@@ -82,7 +87,7 @@ class PhoneGreeting:
             if not threading.main_thread().is_alive():
                 return
             try:
-                self.services.answers.get_or_render(part.text, part.language, self.rate)
+                self.services.answers.get_or_render(part.text, part.language, self.rate, part.pace)
             except Exception:
                 log.exception("greeting part could not be rendered: %r", part)
 

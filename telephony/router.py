@@ -75,7 +75,7 @@ def create_twilio_router(
         slots=CallSlots(settings.telephony.max_concurrent_calls, hold_s=token_ttl_s),
         seen=SeenCalls(known=known_calls),
         verifier=WebhookVerifier(twilio.auth_token, settings.server.public_url),
-        greeting=PhoneGreeting(voice, PHONE_RATE), policy=policy,
+        greeting=PhoneGreeting(voice, PHONE_RATE, settings.telephony.welcome_pace), policy=policy,
         handover=Handover(transfers or (sink if isinstance(sink, TransferQuestions) else QuestionsInMemory())),
         texts=TextMessages(control.client, twilio.sms_from),
     )

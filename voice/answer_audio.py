@@ -1,7 +1,8 @@
 """Rendered answer audio, cached on disk by text and voice, at the phone's and the browser's rates.
 
 Most answers are curated sentences known in advance, so their audio is synthesised once (at index time or in
-the background) and a caller never waits for text to speech on them.
+the background) and a caller never waits for text to speech on them. `pace` speeds a language's voice up (or
+slows it down) for one text, e.g. a welcome every caller hears; it is part of the key.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import soundfile
@@ -30,21 +32,26 @@ class AnswerAudioCache:
         digest = hashlib.sha256(f"{choice.key}\n{text}".encode()).hexdigest()[:32]
         return self.directory / digest[:2] / f"{digest}.{rate}.wav"
 
-    def cached(self, text: str, language: str, rate: int) -> Audio | None:
-        path = self._path(text, self.synthesizer.voice_for(language), rate)
+    def _choice(self, language: str, pace: float) -> VoiceChoice:
+        choice = self.synthesizer.voice_for(language)
+        return choice if pace == 1.0 else replace(choice, speed=choice.speed * pace)
+
+    def cached(self, text: str, language: str, rate: int, pace: float = 1.0) -> Audio | None:
+        path = self._path(text, self._choice(language, pace), rate)
         if not path.is_file():
             return None
         samples, file_rate = soundfile.read(path, dtype="float32")
         return Audio(samples, int(file_rate))
 
-    def render(self, text: str, language: str) -> dict[int, Audio]:
+    def render(self, text: str, language: str, pace: float = 1.0) -> dict[int, Audio]:
         """Synthesise `text` (sentence by sentence, as it would stream) and store it at every rate."""
-        choice = self.synthesizer.voice_for(language)
-        return self.store(text, language, [self.synthesizer.speak(s, language, choice) for s in sentences(text)])
+        choice = self._choice(language, pace)
+        parts = [self.synthesizer.speak(s, language, choice) for s in sentences(text)]
+        return self.store(text, language, parts, pace)
 
-    def store(self, text: str, language: str, parts: list[Audio]) -> dict[int, Audio]:
+    def store(self, text: str, language: str, parts: list[Audio], pace: float = 1.0) -> dict[int, Audio]:
         """Keep audio already synthesised for `text` (for example while it was spoken live)."""
-        choice = self.synthesizer.voice_for(language)
+        choice = self._choice(language, pace)
         native = Audio.concat(parts, parts[0].rate if parts else STT_RATE)
         rendered = {}
         for rate in RATES:
@@ -59,15 +66,15 @@ class AnswerAudioCache:
             rendered[rate] = audio
         return rendered
 
-    def get_or_render(self, text: str, language: str, rate: int) -> Audio:
+    def get_or_render(self, text: str, language: str, rate: int, pace: float = 1.0) -> Audio:
         """The cached audio, else rendered now; callers asking for the same text at once wait for one rendering
         (the first calls after a fresh install all want the same greeting)."""
-        key = (text, self.synthesizer.voice_for(language).key)
+        key = (text, self._choice(language, pace).key)
         with self._lock:
             rendering = self._rendering.setdefault(key, threading.Lock())
         try:
             with rendering:
-                return self.cached(text, language, rate) or self.render(text, language)[rate]
+                return self.cached(text, language, rate, pace) or self.render(text, language, pace)[rate]
         finally:
             with self._lock:
                 if not rendering.locked():

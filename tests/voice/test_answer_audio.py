@@ -26,3 +26,14 @@ def test_two_instances_storing_the_same_answer_at_once_both_leave_a_complete_fil
             cached = cache.cached("Guten Tag.", "de", rate)
             assert cached is not None and abs(cached.seconds - 2.0) < 0.01
     assert not list(tmp_path.rglob("*.partial*"))
+
+
+def test_a_text_rendered_at_a_faster_pace_is_shorter_and_kept_apart_from_the_usual_one(tmp_path):
+    cache = AnswerAudioCache(tmp_path, Synthesizer({"de": VoiceChoice("espeak", "de")}, None))
+    text = "Willkommen beim Welcomecenter Mittelhessen. Ihre Frage bitte."
+    usual = cache.get_or_render(text, "de", 8000)
+    faster = cache.get_or_render(text, "de", 8000, pace=1.3)
+    assert faster.seconds < usual.seconds * 0.9
+    assert cache.cached(text, "de", 8000).seconds == usual.seconds  # the usual pace is still there, unchanged
+    assert cache.cached(text, "de", 8000, pace=1.3).seconds == faster.seconds
+    assert cache.cached(text, "de", 8000, pace=1.1) is None
