@@ -26,8 +26,8 @@ log = logging.getLogger("hotline.twilio")
 
 # Measured with the shipped voices at 8 kHz, pauses shortened: German 8.7 s (Kokoro reads German at about
 # 1.6 words a second), English 5.0 s; at `telephony.welcome_pace` 1.15 they take 8.0 and 4.7 s, and the caller's
-# ear hears the bot listening after 12.7 s (13.8 s at 1.0). Kokoro's and Piper's speed do not shorten the
-# pauses inside a sentence, so a faster pace buys less than it says.
+# ear hears the bot listening after 12.7 s (13.8 s at 1.0). The audio shortens less than in proportion to the
+# pace (1.25 still gives 7.4 + 4.4 s), so the pace cannot carry the welcome to 12 s on its own.
 WELCOME = {
     "de": "{operator}, automatischer Assistent. Wir speichern ein Textprotokoll, Widerspruch mit Stern. "
           "Ihre Frage bitte.",

@@ -11,8 +11,8 @@ from telephony.greeting import PhoneGreeting, shorten_pauses
 from telephony.line import PHONE_RATE
 from voice.audio import Audio
 
-# The aim is 12 s; the shipped German voice reads slowly (12.7 s measured at the shipped welcome pace). The bound catches a welcome that
-# grows back towards the old 50 s.
+# The aim is 12 s; the shipped German voice reads slowly (12.7 s measured at the shipped welcome pace). The
+# bound catches a welcome that grows back towards the old 50 s.
 WELCOME_BOUND_S = 15.0
 MENU_WORDS = ("türkçe", "polski", "română", "español", "français", "english", "deutsch")
 
