@@ -21,12 +21,12 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 from bench.abuse import bench_abuse
 from bench.phone import bench_phone_calls
 from bench.stats import percentile
-from bench.wer import word_error_rate
 from hotline.settings import load_settings
 from pipeline.replay import replay
 from pipeline.services import VoiceServices
 from voice.audio import Audio
 from voice.tts import VoiceChoice, sentences
+from voice.wer import word_error_rate
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 KOKORO_LANG = {"de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "ru": "ru", "es": "es",

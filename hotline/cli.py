@@ -109,8 +109,16 @@ def _parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="understanding on the evaluation sets, per language (knowledge/eval)")
     evaluate.add_argument("--part", action="append", choices=EVAL_PARTS,
-                          help="questions, unanswerable, retrieval, intents, conversations (default: questions and "
-                               "unanswerable); repeatable")
+                          help="questions, unanswerable, retrieval, intents, conversations, spoken (default: "
+                               "questions and unanswerable); repeatable")
+    evaluate.add_argument("--lang", action="append", help="spoken: only these languages (repeatable)")
+    evaluate.add_argument("--voice", action="append", help="spoken: only these voices of the plan (repeatable)")
+    evaluate.add_argument("--per-language", type=int, help="spoken: questions per language (0: all)")
+    evaluate.add_argument("--keyed", action="store_true",
+                          help="spoken: the caller chose the language (a key press) instead of it being heard by ear")
+    evaluate.add_argument("--prompts", choices=("configured", "none", "all"), default="configured",
+                          help="spoken: Whisper's domain prompt for voice.stt_prompt_languages, no language or "
+                               "every language")
     evaluate.add_argument("--misses", action="store_true", help="list what went wrong")
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(run=_eval)
@@ -393,7 +401,7 @@ def _warm_answer_audio(voice) -> None:
     threading.Thread(target=work, name="answer-audio", daemon=True).start()
 
 
-EVAL_PARTS = ("questions", "unanswerable", "retrieval", "intents", "conversations")
+EVAL_PARTS = ("questions", "unanswerable", "retrieval", "intents", "conversations", "spoken")
 # A Tuesday morning in opening hours: what the dialogue says must not depend on when the evaluation runs.
 EVAL_MOMENT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -402,8 +410,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     dialogue = _dialogue(settings)
     eval_dir = settings.path(settings.knowledge.eval_dir)
     report: dict[str, list] = {}
+    evaluations = {**_EVALUATIONS, "spoken": lambda d, e: _eval_spoken(d, e, settings, args)}
     for part in args.part or ["questions", "unanswerable"]:
-        report[part] = _EVALUATIONS[part](dialogue, eval_dir)
+        report[part] = evaluations[part](dialogue, eval_dir)
     if args.json:
         print(json.dumps({part: [_row(s) for s in rows] for part, rows in report.items()}, ensure_ascii=False, indent=2,
                          default=_plain))
@@ -457,6 +466,47 @@ def _eval_conversations(dialogue, eval_dir: Path) -> list:
 
     languages = evaluate_languages(dialogue.identifier, eval_dir, dialogue.settings.default_language)
     return [languages, evaluate_conversations(dialogue, eval_dir)]
+
+
+def _eval_spoken(dialogue, eval_dir: Path, settings: Settings, args: argparse.Namespace) -> list:
+    from dataclasses import replace
+
+    from pipeline.question_eval import load_questions
+    from pipeline.services import VoiceServices
+    from pipeline.spoken_eval import SpokenPlan, evaluate_spoken
+
+    plan = SpokenPlan.load(eval_dir / "spoken" / "plan.yaml")
+    if args.voice:
+        unknown = set(args.voice) - {v.name for v in plan.voices}
+        if unknown:
+            raise UsageError(f"no such voice in the plan: {', '.join(sorted(unknown))}; it has "
+                             f"{', '.join(v.name for v in plan.voices)}")
+        plan = replace(plan, voices=tuple(v for v in plan.voices if v.name in args.voice))
+    if args.per_language is not None:
+        plan = replace(plan, questions_per_language=args.per_language)
+    if args.prompts != "configured":
+        voice = settings.voice.model_copy(
+            update={"stt_prompt_languages": list(settings.languages) if args.prompts == "all" else []})
+        settings = settings.model_copy(update={"voice": voice})
+    languages = tuple(args.lang or settings.languages)
+    services = VoiceServices.from_settings(settings, dialogue)
+    questions = plan.sample(load_questions(dialogue, eval_dir), languages)
+    count = sum(1 for q in questions for v in plan.voices if v.speaks(q.language)) * len(plan.paths)
+    plural = "" if len(questions) == 1 else "s"
+    print(f"spoken: {count} utterances ({len(questions)} question{plural}, voices {', '.join(v.name for v in plan.voices)}, "
+          f"paths {', '.join(plan.paths)}, prompts for {', '.join(settings.voice.stt_prompt_languages) or 'none'}, "
+          f"language {'keyed' if args.keyed else 'by ear'})",
+          file=sys.stderr, flush=True)
+    done = 0
+
+    def progress(heard) -> None:
+        nonlocal done
+        done += 1
+        if done % 20 == 0:
+            print(f"  {done}/{count}", file=sys.stderr, flush=True)
+
+    return evaluate_spoken(dialogue, services.transcriber, services.synthesizer, plan, questions, EVAL_MOMENT,
+                           args.keyed, progress)
 
 
 def _print_questions(rows: list, misses: bool) -> None:
@@ -528,10 +578,31 @@ def _print_conversations(rows: list, misses: bool) -> None:
             print(f"  {miss}")
 
 
+def _print_spoken(rows: list, misses: bool) -> None:
+    from pipeline.spoken_eval import summary
+
+    print("spoken (first utterance; path text: as written): topic answered at once, or offered in a choice; "
+          "language answered in; word error rate")
+    print(f"{'lang':<6}{'voice':<14}{'path':<8}{'n':>4}{'at once':>9}{'+choice':>9}{'language':>10}{'WER':>7}")
+    for s in rows:
+        print(f"{s.language:<6}{s.voice:<14}{s.path:<8}{s.questions:>4}{s.right_at_once:>9.3f}"
+              f"{s.right_with_choice:>9.3f}{s.language_accuracy:>10.3f}{s.word_error_rate:>7.2f}")
+    for by in ("language", "voice", "path"):
+        print(f"by {by}:")
+        for key, t in sorted(summary(rows, by).items()):
+            print(f"  {key:<14}{t['n']:>5}{t['at_once']:>9.3f}{t['with_choice']:>9.3f}{t['language']:>10.3f}"
+                  f"{t['wer']:>7.2f}")
+    if misses:
+        for s in rows:
+            for text, heard, expected, got in s.misses:
+                print(f"  miss [{s.language} {s.voice} {s.path}] {text!r} heard {heard!r}: expected {expected}, "
+                      f"got {got}")
+
+
 _EVALUATIONS = {"questions": _eval_questions, "unanswerable": _eval_unanswerable, "retrieval": _eval_retrieval,
                 "intents": _eval_intents, "conversations": _eval_conversations}
 _PRINTERS = {"questions": _print_questions, "unanswerable": _print_unanswerable, "retrieval": _print_retrieval,
-             "intents": _print_intents, "conversations": _print_conversations}
+             "intents": _print_intents, "conversations": _print_conversations, "spoken": _print_spoken}
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

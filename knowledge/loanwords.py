@@ -48,14 +48,15 @@ def _words(localized: LocalizedAnswer) -> list[str]:
     return [word for text in texts for word in _WORD.findall(_LINK.sub(" ", text))]
 
 
-def domain_terms(topics: Iterable[Topic], count: int = 24, min_letters: int = 9) -> list[str]:
-    """The domain's long German terms as the German texts write them, most used first ("Ausländerbehörde",
-    "Deutschlandticket", "Integrationskurs"): a prompt that lets speech recognition spell them."""
+def domain_terms(topics: Iterable[Topic], language: str = GERMAN, count: int = 24, min_letters: int = 9) -> list[str]:
+    """The domain's long German terms as the texts in `language` write them, most used first ("Ausländerbehörde",
+    "Deutschlandticket", "Integrationskurs"): a prompt that lets speech recognition spell them. A caller speaking
+    another language says these words in German, so its prompt is the German terms its own texts borrow."""
     topics = list(topics)
     borrowed = loanwords(topics)
     used: Counter[str] = Counter()
     for topic in topics:
-        localized = topic.answers.get(GERMAN)
+        localized = topic.answers.get(language)
         if localized is not None:
             used.update(w for w in _words(localized) if len(w) >= min_letters and w.lower() in borrowed)
     return [word for word, _ in used.most_common(count)]

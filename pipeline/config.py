@@ -121,6 +121,9 @@ class VoiceConfig(Section):
     stt_workers: int = Field(default=2, ge=1, le=16)  # transcriptions at once (CTranslate2 num_workers)
     stt_max_batch: int = Field(default=4, ge=1, le=32)  # questions a worker transcribes together when several wait
     stt_short_window: bool = True
+    # Languages whose speech is recognised with the domain's terms as Whisper's prompt (so it spells
+    # "Ausländerbehörde"); `hotline eval --part spoken --prompts` measures each choice.
+    stt_prompt_languages: list[str] = ["de"]
     # Transcriptions handed to the recogniser at once, most urgent first (phone, widget, captions); 0: as many
     # as its workers batch (stt_workers x stt_max_batch), so that batches still form under load.
     stt_in_flight: int = Field(default=0, ge=0, le=256)
@@ -131,6 +134,14 @@ class VoiceConfig(Section):
     # Spoken when a language's configured voice fails (the apology, then the way out); a language not listed
     # falls back to espeak-ng's voice of the same code, which needs no model file that could break.
     fallback_voices: dict[str, VoiceEntry] = {}
+
+    @field_validator("stt_prompt_languages")
+    @classmethod
+    def _prompt_languages_known(cls, value: list[str]) -> list[str]:
+        unknown = [lang for lang in value if lang not in KNOWN_LANGUAGES]
+        if unknown:
+            raise ValueError(f"unknown languages {unknown}; known: {', '.join(KNOWN_LANGUAGES)}")
+        return value
 
     @model_validator(mode="after")
     def _silences_ordered(self) -> VoiceConfig:

@@ -38,6 +38,13 @@ def answer_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str
         if lang in languages]
 
 
+def stt_prompts(dialogue: Dialogue, languages: Sequence[str]) -> dict[str, str]:
+    """Whisper's prompt per language: the domain's German terms as that language's texts use them."""
+    topics = list(dialogue.knowledge.topics.values())
+    prompts = {lang: ", ".join(domain_terms(topics, lang)) for lang in languages}
+    return {lang: terms + "." for lang, terms in prompts.items() if terms}
+
+
 def voice_table(settings: PipelineSettings) -> dict[str, VoiceChoice]:
     return {lang: VoiceChoice(v.backend, v.voice, v.lang, v.speed) for lang, v in settings.voice.voices.items()}
 
@@ -96,9 +103,7 @@ class VoiceServices:
             whisper, SttConfig(cpu_threads=settings.voice.stt_threads, workers=settings.voice.stt_workers,
                                max_batch=settings.voice.stt_max_batch, short_window=settings.voice.stt_short_window),
             languages=settings.languages, known_share=Lexicon.of(dialogue.knowledge.topics.values()).share,
-            # Measured on German test questions only: the domain terms as a prompt spell them right and make the
-            # decoding surer; other languages are not measured yet.
-            prompts={"de": ", ".join(domain_terms(dialogue.knowledge.topics.values())) + "."},
+            prompts=stt_prompts(dialogue, settings.voice.stt_prompt_languages),
         )
         synthesizer = Synthesizer(voice_table(settings), models)
         return cls(settings, dialogue, transcriber, synthesizer,

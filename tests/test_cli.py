@@ -136,6 +136,22 @@ def test_eval_reports_the_intents_and_the_conversations_from_the_cli_as_json(kno
     assert 0 < conversations["conversations"]["right"] <= conversations["conversations"]["total"]
 
 
+def test_eval_speaks_the_questions_and_reports_each_voice_and_path(knowledge):
+    done = run("eval", "--part", "spoken", "--lang", "de", "--voice", "espeak", "--per-language", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "spoken: 2 utterances (1 question, voices espeak, paths widget, phone, prompts for de, language by ear)" in done.stderr
+    rows = json.loads(done.stdout)["spoken"]
+    assert {(row["language"], row["voice"], row["path"]) for row in rows} == {
+        ("de", "espeak", "widget"), ("de", "espeak", "phone"), ("de", "text", "text")}
+    assert all(row["questions"] == 1 and "misses" not in row for row in rows)
+
+
+def test_eval_names_the_voices_it_has_when_asked_for_another(knowledge):
+    done = run("eval", "--part", "spoken", "--voice", "thorsten")
+    assert done.returncode != 0
+    assert "no such voice in the plan: thorsten; it has kokoro-alpha, kokoro-kumo, espeak" in done.stderr
+
+
 ESPEAK_EVERYWHERE = "{" + ", ".join(f"{lang}: {{backend: espeak, voice: {voice}}}" for lang, voice in {
     "de": "de", "en": "en-us", "ar": "ar", "tr": "tr", "uk": "uk", "ru": "ru", "es": "es", "fr": "fr-fr",
     "pl": "pl", "ro": "ro"}.items()) + "}"

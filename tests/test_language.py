@@ -105,3 +105,12 @@ def test_asking_for_a_repeat_in_another_language_repeats_the_answer_in_that_lang
     assert (first.language, again.language, again.intent) == ("en", "tr", "repeat")
     assert again.topic == first.topic == "deutschlandticket"
     assert again.answer == dialogue.render(dialogue.knowledge.topics["deutschlandticket"].answers["tr"].answer, "tr")
+
+
+def test_whisper_is_prompted_with_the_german_terms_each_language_borrows(dialogue):
+    from pipeline.services import stt_prompts
+
+    prompts = stt_prompts(dialogue, ["de", "tr", "en"])
+    assert "Ausländerbehörde" in prompts["de"] and "Deutschlandticket" in prompts["de"]
+    assert "Ausländerbehörde" in prompts["tr"]  # a Turkish caller says the office's German name
+    assert all(prompt.endswith(".") for prompt in prompts.values())

@@ -139,3 +139,10 @@ def pcm16_to_mulaw(samples: np.ndarray) -> bytes:
     exponent = np.clip(exponent, 0, 7)
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
     return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8).tobytes()
+
+
+def over_phone_line(audio: Audio) -> Audio:
+    """What a caller's audio becomes on the way to us over the phone: 8 kHz G.711 mu-law, decoded."""
+    narrow = audio.at_rate(PHONE_RATE)
+    coded = pcm16_to_mulaw((np.clip(narrow.samples, -1, 1) * 32767).astype(np.int16))
+    return Audio(mulaw_to_pcm16(coded).astype(np.float32) / 32768, PHONE_RATE)

@@ -12,25 +12,18 @@ import numpy as np
 import pytest
 
 from pipeline.listening import Listener
-from voice.audio import Audio, mulaw_to_pcm16, pcm16_to_mulaw
+from voice.audio import Audio, over_phone_line
 
 HALF = "Wie viel kostet das, äh"
 REST = "das Deutschlandticket im Monat?"
 WHOLE = "Wie viel kostet das Deutschlandticket im Monat?"
 
 
-def phone_line(audio: Audio) -> Audio:
-    """What the phone path hears: 8 kHz G.711 mu-law."""
-    narrow = audio.at_rate(8000)
-    coded = pcm16_to_mulaw((np.clip(narrow.samples, -1, 1) * 32767).astype(np.int16))
-    return Audio(mulaw_to_pcm16(coded).astype(np.float32) / 32768, 8000)
-
-
 def spoken(speak, rate: int, *parts: str | float) -> Audio:
     """Speech and pauses (seconds) in order, then 3 s of silence, as the line at `rate` delivers it."""
     pieces = [Audio.silence(part, 24000) if isinstance(part, float) else speak(part, "de") for part in parts]
     audio = Audio.concat([*pieces, Audio.silence(3.0, 24000)], 16000)
-    return phone_line(audio) if rate == 8000 else audio
+    return over_phone_line(audio) if rate == 8000 else audio
 
 
 def speech_end_s(audio: Audio) -> float:
