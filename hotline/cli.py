@@ -493,8 +493,9 @@ def _eval_spoken(dialogue, eval_dir: Path, settings: Settings, args: argparse.Na
     questions = plan.sample(load_questions(dialogue, eval_dir), languages)
     count = sum(1 for q in questions for v in plan.voices if v.speaks(q.language)) * len(plan.paths)
     plural = "" if len(questions) == 1 else "s"
+    prompted = [lang for lang in languages if lang in settings.voice.stt_prompt_languages]
     print(f"spoken: {count} utterances ({len(questions)} question{plural}, voices {', '.join(v.name for v in plan.voices)}, "
-          f"paths {', '.join(plan.paths)}, prompts for {', '.join(settings.voice.stt_prompt_languages) or 'none'}, "
+          f"paths {', '.join(plan.paths)}, prompts for {', '.join(prompted) or 'none'}, "
           f"language {'keyed' if args.keyed else 'by ear'})",
           file=sys.stderr, flush=True)
     done = 0

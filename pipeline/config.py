@@ -82,6 +82,9 @@ class KnowledgeConfig(Section):
     eval_dir: Path = Path("knowledge/eval")
     answer_threshold: float = Field(default=0.55, ge=0.0, le=1.0)
     clarify_threshold: float = Field(default=0.35, ge=0.0, le=1.0)
+    # Between this and answer_threshold the best topic is offered for the caller to confirm ("Do you mean the
+    # broadcasting fee?") instead of asking them to say it in other words; 1.0 never does.
+    confirm_threshold: float = Field(default=0.40, ge=0.0, le=1.0)
     max_question_chars: int = Field(default=500, ge=20, le=5000)
     # A choice question ("Do you mean A or B?") when the runner-up's ranking score is within `choice_gap` of the
     # best and its own confidence is at least `choice_floor`, unless the best is answerable and its confidence is
@@ -96,6 +99,8 @@ class KnowledgeConfig(Section):
     def _ordered(self) -> KnowledgeConfig:
         if self.clarify_threshold > self.answer_threshold:
             raise ValueError("clarify_threshold must not exceed answer_threshold")
+        if self.confirm_threshold < self.clarify_threshold:
+            raise ValueError("confirm_threshold must not be below clarify_threshold")
         return self
 
 
@@ -122,8 +127,8 @@ class VoiceConfig(Section):
     stt_max_batch: int = Field(default=4, ge=1, le=32)  # questions a worker transcribes together when several wait
     stt_short_window: bool = True
     # Languages whose speech is recognised with the domain's terms as Whisper's prompt (so it spells
-    # "Ausländerbehörde"); `hotline eval --part spoken --prompts` measures each choice.
-    stt_prompt_languages: list[str] = ["de"]
+    # "Ausländerbehörde"); `hotline eval --part spoken --prompts` measures each choice: it helped every language.
+    stt_prompt_languages: list[str] = list(KNOWN_LANGUAGES)
     # Transcriptions handed to the recogniser at once, most urgent first (phone, widget, captions); 0: as many
     # as its workers batch (stt_workers x stt_max_batch), so that batches still form under load.
     stt_in_flight: int = Field(default=0, ge=0, le=256)

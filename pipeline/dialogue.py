@@ -139,9 +139,13 @@ class Dialogue:
             return Reply(intents.switch_to, "answer", self.phrases.say(intents.switch_to, "language_switched"),
                          intent="switch_language", question=question)
         if conversation.options:
-            chosen = self._chosen(conversation.options, question, language)
+            chosen = self._chosen(conversation.options, question, language, intents.intents)
             if chosen:
                 return self.answer(self.knowledge.topics[chosen], language, 1.0, question, {})
+            if "no" in intents.intents and len(normalised_words(question)) <= 4:
+                # "No" to "Do you mean ...?": the caller is asked to say it in other words, nothing is answered.
+                return Reply(language, "clarify", self.phrases.say(language, "clarify_low"), intent="no",
+                             question=question)
         for intent in intents.intents:
             reply = self._small_talk(intent, conversation, language, question, at)
             if reply:
@@ -237,6 +241,12 @@ class Dialogue:
                          timings_ms=timings, options=options)
         if best and best.confidence >= thresholds.answer_threshold:
             return self.answer(best.topic, language, best.confidence, match.question, timings)
+        if best and best.confidence >= thresholds.confirm_threshold and best.topic.answers.get(language) and \
+                best.topic.answers[language].label:
+            label = best.topic.answers[language].label
+            return Reply(language, "clarify", self.phrases.say(language, "confirm_topic", first=label), best.topic.id,
+                         confidence=best.confidence, intent="choose", question=match.question, timings_ms=timings,
+                         options=(best.topic.id,))
         if best and best.confidence >= thresholds.clarify_threshold:
             return Reply(language, "clarify", self.phrases.say(language, "clarify_low"), best.topic.id,
                          confidence=best.confidence, question=match.question, timings_ms=timings)
@@ -260,10 +270,14 @@ class Dialogue:
         labelled = all(hit.topic.answers.get(language) and hit.topic.answers[language].label for hit in (first, second))
         return (first.topic.id, second.topic.id) if labelled else ()
 
-    def _chosen(self, options: tuple[str, ...], question: str, language: str) -> str | None:
-        """Which offered topic the caller's answer picks: by key or ordinal ("the second"), by naming it, or by
-        asking a question that lands on it. None when the caller moved on to something else."""
+    def _chosen(self, options: tuple[str, ...], question: str, language: str,
+                intents: tuple[str, ...] = ()) -> str | None:
+        """Which offered topic the caller's answer picks: by key or ordinal ("the second"), by naming it, by "yes"
+        to a single one, or by asking a question that lands on it. None when the caller moved on to something
+        else."""
         words = normalised_words(question)
+        if len(options) == 1 and "yes" in intents and "no" not in intents and len(words) <= 4:
+            return options[0]
         if len(words) <= 4:
             ordinals = self.phrases.option_words(language)
             said = _ngrams(words)

@@ -15,7 +15,7 @@ REQUIRED = (
     "thanks", "nothing_to_repeat", "no_details", "language_switched", "unsupported_language", "apology_fault",
     "opening_today", "opening_tomorrow", "opening_on", "hours_range", "day_range", "hours_closed_holidays",
     "list_and", "weekdays", "months", "greeting", "ask_more", "callback_offer", "callback_saved",
-    "consent_notice", "consent_objected", "choose_topic", "option_words",
+    "consent_notice", "consent_objected", "choose_topic", "confirm_topic", "option_words",
     "sms_offer", "sms_sending", "sms_failed", "sms_contact", "sms_callback", "contact_unconfigured",
 )
 

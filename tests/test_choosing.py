@@ -49,3 +49,36 @@ def test_the_topic_classifier_is_kept_with_the_index_and_knows_every_topic(knowl
     probabilities = knowledge.classifier.probabilities(
         knowledge.pipeline.get_component("embedder").run("Wie viel kostet das Deutschlandticket?")["embedding"])
     assert max(probabilities, key=probabilities.__getitem__) == "deutschlandticket"
+
+
+def confirming(language: str, topic: str) -> Conversation:
+    """A conversation right after "Do you mean <topic>?"."""
+    return Conversation(language=language, options=(topic,))
+
+
+def test_an_unsure_match_is_offered_for_the_caller_to_confirm_not_to_rephrase(dialogue):
+    # Right topic, below the answer threshold: a caller on a bad line hears which topic we think they mean.
+    reply = dialogue.respond(Conversation(), "How big is Giessen compared to Marburg, population wise?", TUESDAY_10)
+    assert (reply.action, reply.intent, reply.options) == ("clarify", "choose", ("cities",)), reply
+    label = dialogue.knowledge.topics["cities"].answers["en"].label
+    assert reply.answer == f"Do you mean {label}? Say yes, or press 1."
+
+
+def test_yes_or_key_one_to_the_confirmation_gives_the_answer_in_the_callers_language(dialogue):
+    for language, answer in (("en", "yes"), ("de", "ja, genau"), ("tr", "evet"), ("pl", "tak"), ("en", "1")):
+        reply = dialogue.respond(confirming(language, "cities"), answer, TUESDAY_10)
+        assert (reply.action, reply.topic, reply.language) == ("answer", "cities", language), answer
+
+
+def test_no_to_the_confirmation_asks_for_other_words_and_answers_nothing(dialogue):
+    conversation = confirming("de", "cities")
+    reply = dialogue.respond(conversation, "nein", TUESDAY_10)
+    assert (reply.action, reply.topic, reply.intent) == ("clarify", None, "no")
+    assert reply.answer == dialogue.phrases.say("de", "clarify_low")
+    assert conversation.options == ()
+
+
+def test_a_new_question_after_a_confirmation_is_answered_for_itself(dialogue):
+    reply = dialogue.respond(confirming("en", "cities"), "How much does the Deutschlandticket cost per month?",
+                             TUESDAY_10)
+    assert (reply.action, reply.topic) == ("answer", "deutschlandticket")

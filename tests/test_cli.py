@@ -139,7 +139,8 @@ def test_eval_reports_the_intents_and_the_conversations_from_the_cli_as_json(kno
 def test_eval_speaks_the_questions_and_reports_each_voice_and_path(knowledge):
     done = run("eval", "--part", "spoken", "--lang", "de", "--voice", "espeak", "--per-language", "1", "--json")
     assert done.returncode == 0, done.stderr
-    assert "spoken: 2 utterances (1 question, voices espeak, paths widget, phone, prompts for de, language by ear)" in done.stderr
+    assert ("spoken: 2 utterances (1 question, voices espeak, paths widget, phone, prompts for de, language by ear)"
+            in done.stderr)
     rows = json.loads(done.stdout)["spoken"]
     assert {(row["language"], row["voice"], row["path"]) for row in rows} == {
         ("de", "espeak", "widget"), ("de", "espeak", "phone"), ("de", "text", "text")}
@@ -162,8 +163,9 @@ def test_ingest_renders_every_answer_in_every_language_at_phone_and_browser_rate
     env = {**env, "HOTLINE__VOICE__VOICES": ESPEAK_EVERYWHERE}
     done = run("ingest", env=env)
     assert done.returncode == 0, done.stderr
-    # 2 topics and every fixed sentence (transfer, goodbye, the SMS offer...), each in 10 languages
-    per_language = 2 + len(FIXED_PHRASES)
+    # 2 topics' answers and their "Do you mean ...?", and every fixed sentence (transfer, goodbye, the SMS
+    # offer...), each in 10 languages
+    per_language = 2 * 2 + len(FIXED_PHRASES)
     total = 10 * per_language
     assert f"answer audio: 0 cached, {total} rendered" in done.stdout
     wavs = sorted((manifest.parent.parent / "answer-audio").rglob("*.wav"))
