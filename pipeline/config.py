@@ -127,8 +127,8 @@ class VoiceConfig(Section):
     stt_max_batch: int = Field(default=4, ge=1, le=32)  # questions a worker transcribes together when several wait
     stt_short_window: bool = True
     # Languages whose speech is recognised with the domain's terms as Whisper's prompt (so it spells
-    # "Ausländerbehörde"); `hotline eval --part spoken --prompts` measures each choice: it helped every language.
-    stt_prompt_languages: list[str] = list(KNOWN_LANGUAGES)
+    # "Ausländerbehörde"); `hotline eval --part spoken --prompts` measures each choice.
+    stt_prompt_languages: list[str] = ["de"]
     # Transcriptions handed to the recogniser at once, most urgent first (phone, widget, captions); 0: as many
     # as its workers batch (stt_workers x stt_max_batch), so that batches still form under load.
     stt_in_flight: int = Field(default=0, ge=0, le=256)
