@@ -32,14 +32,10 @@ def answer_texts(dialogue: Dialogue, languages: Sequence[str]) -> list[tuple[str
     """Every fixed sentence and curated answer as it will be spoken, with its language: what the answer audio
     cache should hold. The fixed sentences come first: any call may need them, and on a fresh install the
     background rendering has them ready within minutes instead of after the answers' hours."""
-    topics = list(dialogue.knowledge.topics.values())
-    answers = [(dialogue.render(localized.answer, lang), lang)
-               for topic in topics for lang, localized in topic.answers.items() if lang in languages]
-    # "Do you mean <topic>?" is spoken for an unsure match: short, and known ahead like the answers.
-    confirmations = [(dialogue.phrases.say(lang, "confirm_topic", first=localized.label), lang)
-                     for topic in topics for lang, localized in topic.answers.items()
-                     if lang in languages and localized.label]
-    return phrase_texts(dialogue, languages) + answers + confirmations
+    return phrase_texts(dialogue, languages) + [
+        (dialogue.render(localized.answer, lang), lang)
+        for topic in dialogue.knowledge.topics.values() for lang, localized in topic.answers.items()
+        if lang in languages]
 
 
 def stt_prompts(dialogue: Dialogue, languages: Sequence[str]) -> dict[str, str]:
