@@ -13,19 +13,17 @@ from datetime import datetime
 from pathlib import Path
 
 from knowledge.evaluation import EvalQuestion, load_eval_set
-from pipeline.dialogue import Conversation, Dialogue
+from pipeline.dialogue import Conversation, Dialogue, Reply
 
 
-@dataclass(frozen=True)
-class QuestionScores:
-    language: str
+class FirstUtteranceRates:
+    """The shares of a tally of first utterances (as text or spoken): `questions`, `answered_right` (the right
+    topic at once), `chosen_right` (a choice question offering it) and `language_right`."""
+
     questions: int
-    answered_right: int  # answered at once with the right topic
-    chosen_right: int  # a choice question offering the right topic
-    answered_wrong: int
-    not_answered: int  # asked to rephrase, or "I cannot answer that"
+    answered_right: int
+    chosen_right: int
     language_right: int
-    misses: tuple[tuple[str, str, str], ...]  # (question, expected topic, what happened)
 
     @property
     def right_at_once(self) -> float:
@@ -41,6 +39,18 @@ class QuestionScores:
 
 
 @dataclass(frozen=True)
+class QuestionScores(FirstUtteranceRates):
+    language: str
+    questions: int
+    answered_right: int  # answered at once with the right topic
+    chosen_right: int  # a choice question offering the right topic
+    answered_wrong: int
+    not_answered: int  # asked to rephrase, or "I cannot answer that"
+    language_right: int
+    misses: tuple[tuple[str, str, str], ...]  # (question, expected topic, what happened)
+
+
+@dataclass(frozen=True)
 class UnanswerableScores:
     language: str
     questions: int
@@ -48,18 +58,21 @@ class UnanswerableScores:
     answered: tuple[str, ...]
 
 
+def judged(reply: Reply, topic: str) -> tuple[str, str]:
+    """How a first reply did for a question about `topic`: right (answered with it at once), chosen (a choice
+    question offering it), wrong or none (rephrase, cannot answer); and what the dialogue did, for the misses."""
+    if reply.action == "answer" and reply.intent is None:
+        return ("right" if reply.topic == topic else "wrong"), reply.topic or "-"
+    if reply.intent == "choose":
+        return ("chosen" if topic in reply.options else "wrong"), "choice " + "/".join(reply.options)
+    return "none", f"{reply.action} {reply.intent or ''} {reply.topic or ''}".strip()
+
+
 def evaluate_questions(dialogue: Dialogue, questions: list[EvalQuestion], at: datetime) -> list[QuestionScores]:
     rows: dict[str, list[tuple[EvalQuestion, str, str, bool]]] = defaultdict(list)
     for question in questions:
         reply = dialogue.respond(Conversation(), question.text, at)
-        if reply.action == "answer" and reply.intent is None:
-            outcome = "right" if reply.topic == question.topic else "wrong"
-            what = reply.topic or "-"
-        elif reply.intent == "choose":
-            outcome = "chosen" if question.topic in reply.options else "wrong"
-            what = "choice " + "/".join(reply.options)
-        else:
-            outcome, what = "none", f"{reply.action} {reply.intent or ''} {reply.topic or ''}".strip()
+        outcome, what = judged(reply, question.topic)
         rows[question.language].append((question, outcome, what, reply.language == question.language))
     scores = []
     for language in sorted(rows):

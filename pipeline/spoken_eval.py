@@ -20,6 +20,7 @@ import yaml
 
 from knowledge.evaluation import EvalQuestion
 from pipeline.dialogue import Conversation, Dialogue
+from pipeline.question_eval import FirstUtteranceRates, judged
 from voice.audio import STT_RATE, Audio, over_phone_line
 from voice.stt import Transcriber
 from voice.tts import Synthesizer, VoiceChoice
@@ -90,7 +91,7 @@ class Heard:
 
 
 @dataclass(frozen=True)
-class SpokenScores:
+class SpokenScores(FirstUtteranceRates):
     language: str
     voice: str
     path: str
@@ -100,18 +101,6 @@ class SpokenScores:
     language_right: int
     word_error_rate: float  # mean, against the question as written
     misses: tuple[tuple[str, str, str, str], ...]  # (question, heard, expected topic, what happened)
-
-    @property
-    def right_at_once(self) -> float:
-        return self.answered_right / max(self.questions, 1)
-
-    @property
-    def right_with_choice(self) -> float:
-        return (self.answered_right + self.chosen_right) / max(self.questions, 1)
-
-    @property
-    def language_accuracy(self) -> float:
-        return self.language_right / max(self.questions, 1)
 
 
 def spoken(plan: SpokenPlan, synthesizer: Synthesizer, question: EvalQuestion, voice: EvalVoice) -> dict[str, Audio]:
@@ -135,14 +124,7 @@ def hear(dialogue: Dialogue, transcriber: Transcriber, audio: Audio | None, ques
         transcript = transcriber.transcribe(audio, language=language)
         text, scores = transcript.text, transcript.language_scores or None
     reply = dialogue.respond(conversation, text, at, scores)
-    if reply.action == "answer" and reply.intent is None:
-        outcome = "right" if reply.topic == question.topic else "wrong"
-        what = reply.topic or "-"
-    elif reply.intent == "choose":
-        outcome = "chosen" if question.topic in reply.options else "wrong"
-        what = "choice " + "/".join(reply.options)
-    else:
-        outcome, what = "none", f"{reply.action} {reply.intent or ''} {reply.topic or ''}".strip()
+    outcome, what = judged(reply, question.topic)
     return Heard(question, voice, path, text, reply.language, outcome, what)
 
 
