@@ -46,12 +46,17 @@ def route_pipecat(level: str = PIPECAT_LEVEL) -> None:
 # refused (`telephony.protocol.MalformedMessage`) that is no fault of ours, and the serializer has already said
 # why in its own warning. Those lines are kept at INFO.
 _REFUSED_BY_US = "exception receiving data: MalformedMessage"
+# When the caller's side drops the socket while we close it, uvicorn raises its ClientDisconnected, which has no
+# text: pipecat logs "exception while closing the websocket: " with nothing after it. Both sides wanted the socket
+# closed, so that is INFO too; a close that fails with a reason stays an ERROR.
+_PEER_GONE_AT_CLOSE = "exception while closing the websocket: "
 
 
 def _to_logging(message) -> None:
     record = message.record
     level = record["level"].no
-    if _REFUSED_BY_US in record["message"]:
+    text = record["message"]
+    if _REFUSED_BY_US in text or text.endswith(_PEER_GONE_AT_CLOSE):
         level = logging.INFO
     # loguru's levels are logging's numbers (WARNING 30, ERROR 40); its own SUCCESS (25) and TRACE (5) map near.
     name = record["name"] or "pipecat"  # the module, "pipecat.transports..."

@@ -98,27 +98,29 @@ class VoiceAgentProcessor(FrameProcessor):
         CancelFrame) must not wait for it. Replies to keys still follow one another in the order pressed."""
         if key.isdigit() and 1 <= int(key) <= len(self.agent.conversation.options):
             # A choice question is open ("Do you mean A or B? Press 1 or 2"): the key answers it.
-            self._reply_to_key(self.agent.text(key))
+            self._reply_to_key(lambda: self.agent.text(key))
         elif key == "1" and self.agent.sms_offered:  # "...say yes or press 1": consent, not German
-            self._reply_to_key(self.agent.text(key))
+            self._reply_to_key(lambda: self.agent.text(key))
         elif language := self.language_for_key(key):
             self.agent.choose_language(language)
-            self._reply_to_key(self._confirm_language(language))
+            self._reply_to_key(lambda: self._confirm_language(language))
 
     async def _confirm_language(self, language: str) -> None:
         await self.agent.say_phrase("language_switched")
         if self.on_language_chosen:
             await self.on_language_chosen(language)
 
-    def _reply_to_key(self, reply: Awaitable[object]) -> None:
+    def _reply_to_key(self, reply: Callable[[], Awaitable[object]]) -> None:
+        # The reply is made when its turn comes, not here: a hang-up may cancel the task before it starts, and a
+        # coroutine made now would then never be awaited.
         task = asyncio.create_task(self._in_order(reply))
         self._keys.add(task)
         task.add_done_callback(self._keys.discard)
 
-    async def _in_order(self, reply: Awaitable[object]) -> None:
+    async def _in_order(self, reply: Callable[[], Awaitable[object]]) -> None:
         async with self._key_order:
             try:
-                await reply
+                await reply()
             except Exception:
                 log.exception("call %s: the reply to a key failed", self.agent.call_id)
                 await self._apologise()
