@@ -24,6 +24,13 @@ FRAMES_PER_SECOND = 100  # Whisper's log-mel frames
 FULL_WINDOW = 3000
 # The region's likeliest languages, favoured (in mean log-probability per token) when an utterance is heard by ear.
 LIKELY_LANGUAGES = {"de": 0.3, "en": 0.15}
+# The call's language, favoured the same way when a later utterance is heard again by ear: a caller is taken
+# to have changed language only on a clearly better reading in another.
+HINT_BONUS = 0.5
+# Heard again by ear although the call has a language: when the ear gives another served language this much of
+# their share, and the call's language at most HINT_UNHEARD.
+HEARD_ELSEWHERE = 0.8
+HINT_UNHEARD = 0.05
 # Phrases Whisper is known to invent on silence or noise (from subtitles in its training data).
 HALLUCINATIONS = re.compile(
     r"untertitel|amara\.org|thank(s)? (you )?for watching|subscribe|copyright|www\.|\.com|"
@@ -54,7 +61,7 @@ class Transcript:
     text: str = field(repr=False)  # empty when the audio held no usable speech; never in a repr (logs)
     language: str | None
     language_probability: float
-    language_scores: dict[str, float]  # Whisper's language probabilities (when it detected)
+    language_scores: dict[str, float]  # Whisper's language probabilities among those served (when it detected)
     no_speech_prob: float
     avg_logprob: float
     rejected: str | None  # why the text was discarded, if it was
@@ -166,15 +173,20 @@ class Transcriber:
         try:
             features = [self.model.feature_extractor(job.samples) for job in batch]
             encoded = self._encode(features)
-            detected: list[tuple[str, dict[str, float]]] = []
-            if any(job.language is None for job in batch):
-                detected = self._detect(encoded)
+            # Detected for every utterance, also one with the call's language as a hint: one decoder step for
+            # the batch, and the only way to hear that the caller has changed language.
+            detected = self._detect(encoded)
             languages = [job.language or detected[i][0] for i, job in enumerate(batch)]
             decoded = self._decode(encoded, languages, [len(job.samples) for job in batch])
             for i, job in enumerate(batch):
-                if job.language is None and len(self.languages) > 1:
+                if len(self.languages) <= 1:
+                    continue
+                if job.language is None:
                     languages[i], decoded[i] = self._by_ear(features[i], len(job.samples), detected[i][1],
                                                             languages[i], decoded[i])
+                elif self._doubtful(job.language, detected[i][1], decoded[i]):
+                    languages[i], decoded[i] = self._by_ear(features[i], len(job.samples), detected[i][1],
+                                                            job.language, decoded[i], hint=job.language)
             for i, job in enumerate(batch):
                 text, no_speech, logprob, truncated = decoded[i]
                 if truncated or _compression_ratio(text) > self.config.max_compression_ratio:
@@ -183,7 +195,9 @@ class Transcriber:
                     text, no_speech, logprob, truncated = self._decode(
                         alone, [languages[i]], [len(job.samples)], temperature=0.4)[0]
                 rejected = _rejection(text, no_speech, logprob, self.config, truncated)
-                scores = detected[i][1] if job.language is None else {}
+                # With a hint, Whisper's scores go with the transcript only when it was heard in another language:
+                # the dialogue then decides whether the call follows.
+                scores = detected[i][1] if job.language != languages[i] else {}
                 job.result = (text, no_speech, logprob, rejected, languages[i], scores)
         except BaseException as exc:  # every caller waiting on this batch hears of it
             for job in batch:
@@ -194,12 +208,15 @@ class Transcriber:
                 job.done.set()
 
     def _by_ear(self, features: np.ndarray, samples: int, scores: dict[str, float], detected: str,
-                first: tuple[str, float, float, bool]) -> tuple[str, tuple[str, float, float, bool]]:
+                first: tuple[str, float, float, bool],
+                hint: str | None = None) -> tuple[str, tuple[str, float, float, bool]]:
         """The language of an utterance nobody named: Whisper's detection alone mistakes accented or robotic
         German for English ("We feel costed, does Dutch lenticate immonal"). Decode it also in the next likely
         language and in the region's likeliest (German, English), and keep the reading that is most fluent
         (mean token log-probability), agrees with text identification of what was read, and was heard as
-        likely; ties go to German, then English."""
+        likely; ties go to German, then English. With a `hint` (the call's language, in which `first` was
+        read), that language is favoured: the caller is taken to have changed language only when another
+        reading is clearly better."""
         ranked = sorted(scores, key=scores.__getitem__, reverse=True)
         candidates = [lang for lang in dict.fromkeys([*ranked[:2], *LIKELY_LANGUAGES]) if lang in self.languages
                       and lang != detected]
@@ -210,7 +227,7 @@ class Transcriber:
 
         def score(language: str) -> float:
             text, _, logprob, truncated = readings[language]
-            prior = LIKELY_LANGUAGES.get(language, 0.0)
+            prior = LIKELY_LANGUAGES.get(language, 0.0) + (HINT_BONUS if language == hint else 0.0)
             heard = math.log(max(scores.get(language, 0.0), 1e-3))
             known = self.known_share(text, language) if self.known_share else 0.0
             return (logprob + 0.1 * heard + prior + 0.8 * _text_agrees(text, language) + 1.5 * known
@@ -221,6 +238,20 @@ class Transcriber:
             # The candidates were decoded together, without the language's prompt: read it once more with it.
             return best, self._decode(self._encode([features]), [best], [samples])[0]
         return best, readings[best]
+
+    def _doubtful(self, hint: str, scores: dict[str, float], reading: tuple[str, float, float, bool]) -> bool:
+        """Whether an utterance read in the call's language may be in another: the reading is unsure (Whisper
+        made something up in the wrong language), or the ear clearly heard another served language (Whisper
+        forced into a language translates into it fluently)."""
+        if not scores:
+            return False
+        top = max(scores, key=scores.__getitem__)
+        if top == hint:
+            return False
+        text, no_speech, logprob, truncated = reading
+        unsure = logprob < self.config.min_avg_logprob or _rejection(text, no_speech, logprob, self.config,
+                                                                     truncated) is not None
+        return unsure or (scores[top] >= HEARD_ELSEWHERE and scores.get(hint, 0.0) <= HINT_UNHEARD)
 
     def _empty(self, audio: Audio, started: float, reason: str) -> Transcript:
         return Transcript("", None, 0.0, {}, 1.0, 0.0, reason, audio.seconds, (time.perf_counter() - started) * 1000)
@@ -247,7 +278,12 @@ class Transcriber:
         for ranked in self.model.model.detect_language(encoded):
             scores = {token[2:-2]: float(p) for token, p in ranked}
             served = {k: v for k, v in scores.items() if k in self.languages} if self.languages else scores
-            candidates = served or scores
+            # Among the languages served: an accented caller (or a synthetic voice) is often heard as another
+            # language altogether, Japanese for Kokoro's speakers, and then the served ones share a few percent
+            # between them, too little to weigh against the transcript's own evidence, though their ranking
+            # still tells. Whether the caller speaks an unserved language is text identification's call.
+            total = sum(served.values())
+            candidates = {k: v / total for k, v in served.items()} if total > 0 else scores
             detected.append((max(candidates, key=candidates.__getitem__), candidates))
         return detected
 

@@ -9,6 +9,7 @@ enough to check it by ear.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import numpy as np
@@ -36,7 +37,8 @@ def plays(heard: Audio, clip: Audio, threshold: float = 0.8) -> bool:
 
 
 async def test_a_turkish_caller_hears_the_transcript_notice_in_turkish_and_objecting_deletes_the_turns(
-        twilio, speech, store, voice_services):
+        twilio, speech, store, voice_services, caplog):
+    caplog.set_level(logging.INFO, logger="hotline")  # our log lines carry no words: the story of a failure
     phrases, answers = voice_services.dialogue.phrases, voice_services.answers
     notice = answers.get_or_render(phrases.say("tr", "consent_notice"), "tr", 8000)
     objected = answers.get_or_render(phrases.say("tr", "consent_objected"), "tr", 8000)
@@ -52,10 +54,14 @@ async def test_a_turkish_caller_hears_the_transcript_notice_in_turkish_and_objec
         assert plays(line.heard(chosen), notice), "the notice was not played in Turkish"
         assert not plays(line.heard(chosen), german_notice)
         await line.say(question, trailing_silence_s=0.3)  # any words: the turn is recorded
+        asked = line.spoken_until
         await line.wait_for_answer(quiet_s=2.0)
         deadline = time.monotonic() + 20
         while not (await asyncio.to_thread(store.get_call, call.call_sid)).turns:
-            assert time.monotonic() < deadline, "the turn was never stored"
+            if time.monotonic() > deadline:
+                story = [r.getMessage() for r in caplog.records if call.call_sid in r.getMessage()]
+                raise AssertionError(f"the turn was never stored; the caller heard "
+                                     f"{line.heard_seconds(asked):.1f} s after asking; the call's log: {story}")
             await asyncio.sleep(0.1)
         spoken = line.spoken_until
         await line.press("*")

@@ -20,6 +20,17 @@ def test_german_question_is_transcribed_with_the_calls_language(voice_services, 
     assert "monat" in transcript.text.lower()
 
 
+def test_a_caller_who_changes_language_mid_call_is_heard_in_the_one_they_speak(voice_services, speak):
+    # The call is in German (the hint); the caller goes on in English. Forced into German, Whisper would have
+    # written German words for it, or translated it, and nobody could have told the caller had switched.
+    audio = speak("How much do I need to earn for an EU Blue Card?", "en")
+    transcript = voice_services.transcriber.transcribe(audio, "de")
+    assert transcript.language == "en" and "blue card" in transcript.text.lower(), transcript.text
+    assert max(transcript.language_scores, key=transcript.language_scores.get) == "en"  # for the dialogue to weigh
+    german = voice_services.transcriber.transcribe(speak("Wie viel kostet das Deutschlandticket im Monat?", "de"), "de")
+    assert (german.language, german.language_scores) == ("de", {})  # in the call's language: nothing to weigh
+
+
 def test_questions_ending_at_once_are_transcribed_together_and_none_is_mixed_up(voice_services, speak):
     """Several calls finishing their questions at the same moment: batched (a batch pads every question to the
     longest, so words may differ slightly from a lone transcription), each still heard right, in its language."""
