@@ -166,7 +166,8 @@ def _mount_channels(app: FastAPI, services: Services) -> None:
         review = services.settings.review
         # From the config or the environment, else the database: never a file in one instance's data folder.
         secret = services.review_secret or review.secret_key or services.store.accounts.shared_secret(SECRET_NAME)
-        gate = PasswordGate(review.login_concurrency, review.login_queue)
+        gate = PasswordGate(review.login_concurrency, review.login_queue, per_min=review.login_checks_per_min,
+                            burst=review.login_burst)
         dialogue = services.dialogue
         app.include_router(create_review_router(services.store, secret, gate=gate,
                                                 session_max_age_s=round(review.session_hours * 3600),

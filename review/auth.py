@@ -222,26 +222,40 @@ def _moment(unix_s: float) -> datetime:
 # --- bounded password hashing ----------------------------------------------------------------------------
 
 class PasswordGate:
-    """At most `concurrency` password checks at once (argon2id: ~64 MiB and a core each) and `queue` waiting.
+    """At most `concurrency` password checks at once (argon2id: ~64 MiB and a core each), `queue` waiting, and
+    `per_min` a minute overall (`burst` of them at once).
 
     A login beyond that is refused at once instead of queueing: a flood of logins must not take the CPU and
-    memory that live calls need.
+    memory that live calls need. The bound at once keeps the memory in check; the bound per minute the CPU: one
+    check at a time, back to back, would still hold a core for as long as the flood lasts.
 
-    >>> gate = PasswordGate(concurrency=2, queue=8)
+    >>> gate = PasswordGate(concurrency=1, queue=8, per_min=60, burst=10)
     >>> with gate.admitted() as admitted:
     ...     ok = admitted and store.verify_user(name, password)   # doctest: +SKIP
     """
 
-    def __init__(self, concurrency: int = 2, queue: int = 8, wait_s: float = 10.0) -> None:
+    def __init__(self, concurrency: int = 1, queue: int = 8, wait_s: float = 10.0, per_min: float = 60.0,
+                 burst: int = 10, clock: Callable[[], float] = time.monotonic) -> None:
         self.concurrency, self.queue, self.wait_s = concurrency, queue, wait_s
+        self.per_s, self.burst, self.clock = per_min / 60, burst, clock
         self._running = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
         self._inside = 0  # running and waiting
+        self._checks, self._at = float(burst), clock()  # the checks saved up, as of `_at`
+
+    def _take_check(self) -> bool:
+        now = self.clock()
+        self._checks = min(float(self.burst), self._checks + (now - self._at) * self.per_s)
+        self._at = now
+        if self._checks < 1:
+            return False
+        self._checks -= 1
+        return True
 
     @contextmanager
     def admitted(self) -> Iterator[bool]:
         with self._lock:
-            if self._inside >= self.concurrency + self.queue:
+            if self._inside >= self.concurrency + self.queue or not self._take_check():
                 full = True
             else:
                 full = False

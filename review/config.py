@@ -23,10 +23,13 @@ class ReviewConfig(Section):
     # key kept in the database, made by the first instance to start, so every instance shares it.
     secret_key: str | None = Field(default=None, min_length=16)
     session_hours: float = Field(default=10.0, gt=0, le=24 * 30)
-    # Password checks (argon2id, about 64 MiB and one core each) at once, and logins allowed to wait for one;
-    # beyond that a login is refused at once, so a login flood cannot take the CPU that live calls need.
-    login_concurrency: int = Field(default=2, ge=1, le=64)
+    # Password checks (argon2id, about 64 MiB and up to four threads each) at once, logins allowed to wait for
+    # one, and checks a minute overall (at most login_burst of them back to back); beyond that a login is
+    # refused at once (503, try again), so a login flood cannot take the CPU that live calls need.
+    login_concurrency: int = Field(default=1, ge=1, le=64)
     login_queue: int = Field(default=8, ge=0, le=1000)
+    login_checks_per_min: float = Field(default=60, gt=0, le=6000)
+    login_burst: int = Field(default=10, ge=1, le=1000)
 
 
 class ReviewSettings(Protocol):

@@ -216,6 +216,21 @@ def test_logins_beyond_the_password_checks_allowed_at_once_are_refused_without_h
         assert log_in(test_client).status_code == 303
 
 
+def test_a_login_flood_gets_a_few_password_checks_a_minute_however_it_is_spread() -> None:
+    clock = FakeClock()
+    gate = PasswordGate(concurrency=4, queue=0, per_min=60, burst=3, clock=clock)
+
+    def admitted() -> bool:
+        with gate.admitted() as admitted:
+            return admitted
+
+    assert [admitted() for _ in range(5)] == [True, True, True, False, False]  # the burst, then no more now
+    clock.now += 1.0
+    assert [admitted() for _ in range(2)] == [True, False]  # one a second after that
+    clock.now += 60
+    assert sum(admitted() for _ in range(20)) == 3  # saved up to the burst, not beyond
+
+
 def test_flagging_an_answer_shows_it_on_the_call_and_in_the_flags_list(client: TestClient,
                                                                       sqlite_store: TranscriptStore) -> None:
     log_in(client)

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from pipeline.config import WEEKDAYS
 from pipeline.records import CallRecord
@@ -273,3 +274,28 @@ async def test_through_the_reference_nginx_calls_reach_the_instance_that_took_th
             assert line.close_code is None
             await line.hang_up()
     assert took == {"a", "b"}
+
+
+async def test_through_the_reference_nginx_one_address_cannot_flood_the_widget_or_the_login(nginx) -> None:
+    url, context = nginx
+    socket_url = url.replace("https://", "wss://") + "/widget/ws"
+    accepted, refused = [], []
+    for _ in range(8):  # opened at once, well inside the instances' wait for a hello
+        try:
+            accepted.append(await connect(socket_url, origin=PUBLIC_URL, ssl=context, open_timeout=10))
+        except InvalidStatus as refusal:
+            refused.append(refusal.response.status_code)
+    for socket in accepted:
+        await socket.close()
+    # Six reach the instances (three each, under their own four per address); the proxy answers the rest.
+    assert (len(accepted), refused) == (6, [429, 429])
+
+    with httpx.Client(verify=context, timeout=30) as client:
+        page = client.get(url + "/review/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        answers = [client.post(url + "/review/login", data={
+            "username": f"guess{n}", "password": "not the password", "csrf_token": token}) for n in range(12)]
+    assert answers[0].status_code == 401  # a wrong password, checked by an instance
+    flood = answers[-5:]
+    assert all(answer.status_code == 429 and "nginx" in answer.text for answer in flood), \
+        [(answer.status_code, answer.text[:80]) for answer in answers]
